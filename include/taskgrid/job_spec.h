@@ -1,0 +1,98 @@
+// JobSpec: what to run. Written in YAML (ParseJobSpec) or built in C++.
+//
+//   name: scan-orders          # required
+//   key: orders-2026-11-21     # optional idempotency key
+//   processor: noop            # required, a registered processor name
+//   model: map                 # standalone | broadcast | map | mapreduce
+//   input:                     # optional; exactly one of:
+//     range: {start: 0, end: 1000000, step: 1000}
+//     # list: [a, b, c]
+//   params: {any: thing}       # free map, see Params
+//   retry: {max_attempts: 3, backoff: 1s}
+//   timeout: 30s               # per task attempt; absent = no limit
+//   output: out/               # directory
+//
+// Durations are an integer with a unit: ms, s, m or h ("250ms", "2s").
+//
+// Thread-safety: a plain value type.
+#ifndef TASKGRID_JOB_SPEC_H_
+#define TASKGRID_JOB_SPEC_H_
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "taskgrid/params.h"
+#include "taskgrid/status.h"
+
+namespace taskgrid {
+
+enum class Model { kStandalone, kBroadcast, kMap, kMapReduce };
+
+std::string_view ModelName(Model m);
+std::optional<Model> ParseModel(std::string_view name);
+
+// Half-open id range [start, end) cut into pages of `step`.
+struct RangeInput {
+  int64_t start = 0;
+  int64_t end = 0;
+  int64_t step = 1;
+};
+
+// One page of a range input; a range task's payload is "START,END".
+struct IdRange {
+  int64_t start = 0;
+  int64_t end = 0;
+  std::string ToPayload() const;
+  // InvalidArgument when `payload` is not "START,END" with START <= END.
+  static StatusOr<IdRange> Parse(std::string_view payload);
+};
+
+struct RetryPolicy {
+  int max_attempts = 3;  // total attempts, >= 1
+  // Delay before attempt 2; doubles for each later attempt, capped at 60s.
+  std::chrono::milliseconds backoff{1000};
+};
+
+struct JobSpec {
+  enum class InputKind { kNone, kRange, kList };
+
+  std::string name;
+  std::string key;  // empty = no idempotency key
+  std::string processor;
+  Model model = Model::kStandalone;
+  InputKind input_kind = InputKind::kNone;
+  RangeInput range;
+  std::vector<std::string> list;
+  Params params;
+  RetryPolicy retry;
+  std::chrono::milliseconds timeout{0};  // 0 = no limit
+  std::string output;
+
+  // Number of first-level tasks the input expands to (0 when no input).
+  int64_t InputTaskCount() const;
+  // Payload of first-level task `i` (0 <= i < InputTaskCount()).
+  std::string InputPayload(int64_t i) const;
+};
+
+// Parses and validates a YAML job spec. `source_name` (usually the file
+// name) prefixes every error, with the line and column of the offending
+// field: "job.yaml:4:3: unknown field 'procesor' (did you mean 'processor'?)".
+// Returns InvalidArgument for: YAML syntax errors, unknown fields, wrong
+// types, a missing name or processor, an unknown processor (checked against
+// the global ProcessorRegistry) or model, a processor that does not support
+// the model, an empty or malformed range, a bad duration, and an input given
+// to a model that takes none.
+StatusOr<JobSpec> ParseJobSpec(std::string_view yaml,
+                               std::string_view source_name);
+
+// Renders `spec` as YAML that ParseJobSpec reads back to an equal spec; this
+// is what the state store keeps, so `resume` needs nothing but the store.
+std::string JobSpecToYaml(const JobSpec& spec);
+
+}  // namespace taskgrid
+
+#endif  // TASKGRID_JOB_SPEC_H_

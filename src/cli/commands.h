@@ -1,0 +1,49 @@
+// The CLI's commands, each a function from parsed options to an exit code.
+// main.cc parses the command line (CLI11) and dispatches here.
+#ifndef TASKGRID_CLI_COMMANDS_H_
+#define TASKGRID_CLI_COMMANDS_H_
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace taskgrid {
+
+// Exit codes (README and `taskgrid --help` list them).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitJobFailed = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitInterrupted = 130;
+
+struct CommonOptions {
+  std::string state_path = ".taskgrid/state.db";
+  bool json = false;
+};
+
+struct RunOptions {
+  CommonOptions common;
+  int workers = 0;  // 0 = number of cores
+  bool force = false;
+  bool progress = true;  // shown only when stderr is a terminal
+};
+
+int CmdRun(const RunOptions& o, const std::string& spec_path);
+int CmdResume(const RunOptions& o, int64_t job_id);
+int CmdRerun(const RunOptions& o, int64_t job_id, bool failed,
+             const std::vector<int64_t>& task_ids);
+int CmdDemo(const RunOptions& o, const std::string& dir);
+
+int CmdJobs(const CommonOptions& o, int64_t limit);
+int CmdStatus(const CommonOptions& o, int64_t job_id);
+int CmdTasks(const CommonOptions& o, int64_t job_id,
+             const std::optional<std::string>& state,
+             const std::optional<std::string>& stage, int64_t after,
+             int64_t limit);
+int CmdLogs(const CommonOptions& o, int64_t job_id, int64_t task_id);
+int CmdCancel(const CommonOptions& o, int64_t job_id);
+
+}  // namespace taskgrid
+
+#endif  // TASKGRID_CLI_COMMANDS_H_

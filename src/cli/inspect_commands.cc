@@ -1,0 +1,259 @@
+// jobs, status, tasks, logs, cancel: read (or cancel) what the state store
+// holds, as a table for people or JSON for programs.
+#include <fmt/format.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_util.h"
+#include "cli/commands.h"
+#include "core/clock.h"
+#include "taskgrid/processor.h"
+
+namespace taskgrid {
+namespace {
+
+using nlohmann::json;
+
+json TimeJson(int64_t ms) {
+  return ms == 0 ? json(nullptr) : json(FormatTime(ms));
+}
+
+json CountsJson(const TaskCounts& counts) {
+  json j = json::object();
+  for (int i = 0; i < kNumTaskStates; ++i) {
+    j[std::string(TaskStateName(static_cast<TaskState>(i)))] = counts[i];
+  }
+  return j;
+}
+
+json JobJson(const JobRecord& job, const TaskCounts& counts) {
+  int64_t total = 0;
+  for (int64_t n : counts) total += n;
+  return json{{"id", job.id},
+              {"name", job.name},
+              {"key", job.key.empty() ? json(nullptr) : json(job.key)},
+              {"state", JobStateName(job.state)},
+              {"tasks", total},
+              {"counts", CountsJson(counts)},
+              {"created", TimeJson(job.created_ms)},
+              {"finished", TimeJson(job.finished_ms)}};
+}
+
+std::string CountsText(const TaskCounts& counts) {
+  std::string out;
+  for (int i = 0; i < kNumTaskStates; ++i) {
+    if (counts[i] == 0) continue;
+    if (!out.empty()) out += ", ";
+    out += fmt::format("{} {}", counts[i],
+                       TaskStateName(static_cast<TaskState>(i)));
+  }
+  return out.empty() ? "no tasks" : out;
+}
+
+// Replaces control characters so a payload or error cannot garble a table.
+std::string Printable(std::string_view s, size_t max) {
+  std::string out;
+  for (char c : s.substr(0, max)) {
+    out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  }
+  if (s.size() > max) out += "...";
+  return out;
+}
+
+}  // namespace
+
+int CmdJobs(const CommonOptions& o, int64_t limit) {
+  auto store = OpenStoreOrPrint(o.state_path);
+  if (!store) return kExitUsage;
+  auto jobs = store->ListJobs(limit);
+  if (!jobs.ok()) {
+    PrintError(jobs.status());
+    return kExitJobFailed;
+  }
+  json arr = json::array();
+  if (!o.json) {
+    std::cout << fmt::format("{:>6}  {:<10}  {:<24}  {:<24}  {}\n", "ID",
+                             "STATE", "NAME", "CREATED", "TASKS");
+  }
+  for (const JobRecord& job : *jobs) {
+    auto counts = store->CountTasks(job.id);
+    if (!counts.ok()) {
+      PrintError(counts.status());
+      return kExitJobFailed;
+    }
+    if (o.json) {
+      arr.push_back(JobJson(job, *counts));
+    } else {
+      std::cout << fmt::format("{:>6}  {:<10}  {:<24}  {:<24}  {}\n", job.id,
+                               JobStateName(job.state), Printable(job.name, 24),
+                               FormatTime(job.created_ms), CountsText(*counts));
+    }
+  }
+  if (o.json) std::cout << arr.dump(2) << "\n";
+  return kExitOk;
+}
+
+int CmdStatus(const CommonOptions& o, int64_t job_id) {
+  auto store = OpenStoreOrPrint(o.state_path);
+  if (!store) return kExitUsage;
+  auto job = store->GetJob(job_id);
+  if (!job.ok()) {
+    PrintError(job.status());
+    return kExitUsage;
+  }
+  auto counts = store->CountTasks(job_id);
+  if (!counts.ok()) {
+    PrintError(counts.status());
+    return kExitJobFailed;
+  }
+  if (o.json) {
+    json j = JobJson(*job, *counts);
+    j["result"] = job->result;
+    j["owner"] = job->owner;
+    j["epoch"] = job->epoch;
+    j["heartbeat"] = TimeJson(job->heartbeat_ms);
+    j["spec"] = job->spec_yaml;
+    std::cout << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::cout << fmt::format("job {} ({}): {}\n", job->id, job->name,
+                           JobStateName(job->state));
+  if (!job->key.empty()) std::cout << "  key:      " << job->key << "\n";
+  std::cout << "  created:  " << FormatTime(job->created_ms) << "\n";
+  if (job->finished_ms != 0) {
+    std::cout << "  finished: " << FormatTime(job->finished_ms) << " ("
+              << FormatDuration(job->finished_ms - job->created_ms) << ")\n";
+  }
+  std::cout << "  tasks:    " << CountsText(*counts) << "\n";
+  if (!job->result.empty()) {
+    std::cout << "  result:   " << Printable(job->result, 200) << "\n";
+  }
+  return kExitOk;
+}
+
+int CmdTasks(const CommonOptions& o, int64_t job_id,
+             const std::optional<std::string>& state,
+             const std::optional<std::string>& stage, int64_t after,
+             int64_t limit) {
+  TaskFilter f;
+  if (state) {
+    f.state = ParseTaskState(*state);
+    if (!f.state) {
+      std::cerr << "taskgrid tasks: unknown --status '" << *state
+                << "' (pending, dispatched, running, succeeded, failed, "
+                   "dead, cancelled)\n";
+      return kExitUsage;
+    }
+  }
+  f.stage = stage;
+  f.after_id = after;
+  f.limit = limit;
+  auto store = OpenStoreOrPrint(o.state_path);
+  if (!store) return kExitUsage;
+  auto job = store->GetJob(job_id);
+  if (!job.ok()) {
+    PrintError(job.status());
+    return kExitUsage;
+  }
+  auto tasks = store->ListTasks(job_id, f);
+  if (!tasks.ok()) {
+    PrintError(tasks.status());
+    return kExitJobFailed;
+  }
+  if (o.json) {
+    json arr = json::array();
+    for (const TaskRecord& t : *tasks) {
+      arr.push_back(json{
+          {"id", t.id},
+          {"name", t.stage},
+          {"state", TaskStateName(t.state)},
+          {"attempt", t.attempt},
+          {"worker", t.worker.empty() ? json(nullptr) : json(t.worker)},
+          {"started", TimeJson(t.started_ms)},
+          {"finished", TimeJson(t.finished_ms)},
+          {"duration_ms", t.finished_ms != 0 && t.started_ms != 0
+                              ? json(t.finished_ms - t.started_ms)
+                              : json(nullptr)},
+          {"result_size", t.result.size()},
+          {"error", t.error.empty() ? json(nullptr) : json(t.error)},
+          {"parent", t.parent_id == 0 ? json(nullptr) : json(t.parent_id)},
+          {"payload", t.payload}});
+    }
+    // Invalid UTF-8 in a payload must not abort the dump: replace it.
+    std::cout << arr.dump(2, ' ', false, json::error_handler_t::replace)
+              << "\n";
+    return kExitOk;
+  }
+  std::cout << fmt::format("{:>9}  {:<10}  {:<10}  {:>3}  {:<10}  {:>10}  {}\n",
+                           "ID", "STAGE", "STATE", "TRY", "WORKER", "DURATION",
+                           "PAYLOAD / ERROR");
+  for (const TaskRecord& t : *tasks) {
+    const std::string dur = t.finished_ms != 0 && t.started_ms != 0
+                                ? FormatDuration(t.finished_ms - t.started_ms)
+                                : "";
+    std::cout << fmt::format(
+        "{:>9}  {:<10}  {:<10}  {:>3}  {:<10}  {:>10}  {}\n", t.id,
+        Printable(t.stage, 10), TaskStateName(t.state), t.attempt,
+        Printable(t.worker, 10), dur,
+        t.error.empty() ? Printable(t.payload, 60) : Printable(t.error, 100));
+  }
+  return kExitOk;
+}
+
+int CmdLogs(const CommonOptions& o, int64_t job_id, int64_t task_id) {
+  auto store = OpenStoreOrPrint(o.state_path);
+  if (!store) return kExitUsage;
+  auto task = store->GetTask(job_id, task_id);
+  if (!task.ok()) {
+    PrintError(task.status());
+    return kExitUsage;
+  }
+  auto logs = store->GetLogs(job_id, task_id);
+  if (!logs.ok()) {
+    PrintError(logs.status());
+    return kExitJobFailed;
+  }
+  static constexpr const char* kLevels[] = {"INFO", "WARN", "ERROR"};
+  auto level = [](int l) { return kLevels[l >= 0 && l <= 2 ? l : 0]; };
+  if (o.json) {
+    json arr = json::array();
+    for (const LogLine& l : *logs) {
+      arr.push_back(json{{"attempt", l.attempt},
+                         {"time", FormatTime(l.ts_ms)},
+                         {"level", level(l.level)},
+                         {"line", l.line}});
+    }
+    std::cout << arr.dump(2, ' ', false, json::error_handler_t::replace)
+              << "\n";
+    return kExitOk;
+  }
+  int32_t attempt = -1;
+  for (const LogLine& l : *logs) {
+    if (l.attempt != attempt) {
+      attempt = l.attempt;
+      std::cout << fmt::format("--- attempt {} ---\n", attempt);
+    }
+    std::cout << fmt::format("{} {:<5} {}\n", FormatTime(l.ts_ms),
+                             level(l.level), l.line);
+  }
+  if (logs->empty()) {
+    std::cout << fmt::format("task {} of job {} has no log lines ({})\n",
+                             task_id, job_id, TaskStateName(task->state));
+  }
+  return kExitOk;
+}
+
+int CmdCancel(const CommonOptions& o, int64_t job_id) {
+  auto store = OpenStoreOrPrint(o.state_path);
+  if (!store) return kExitUsage;
+  Status s = store->CancelJob(job_id, Clock::Real()->NowMs());
+  if (!s.ok()) {
+    PrintError(s);
+    return s.code() == StatusCode::kNotFound ? kExitUsage : kExitJobFailed;
+  }
+  std::cout << "job " << job_id << " cancelled\n";
+  return kExitOk;
+}
+
+}  // namespace taskgrid

@@ -1,0 +1,386 @@
+// The embedded engine end to end, in one process: master, in-process
+// transport, several workers, and a real SQLite store in a temp dir.
+#include "cli/local_runner.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include "master/submit.h"
+#include "store/sqlite/sqlite_state_store.h"
+
+namespace taskgrid {
+namespace {
+
+// How often each (task, attempt) ran, across all test processors.
+std::mutex g_mu;
+std::map<std::string, int> g_runs;  // guarded by g_mu
+
+void CountRun(const TaskContext& ctx) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  ++g_runs[std::to_string(ctx.job_id()) + "/" + std::to_string(ctx.task_id())];
+}
+
+// Sums the ids of its range; Reduce totals. params.ms: sleep per task.
+class SumProcessor : public MapReduceProcessor {
+ public:
+  Status Process(TaskContext& ctx) override {
+    auto r = IdRange::Parse(ctx.payload());
+    if (!r.ok()) return r.status();
+    if (!ctx.SleepFor(std::chrono::milliseconds(ctx.params().IntOr("ms", 0)))) {
+      return CancelledError("cancelled");
+    }
+    int64_t sum = 0;
+    for (int64_t i = r->start; i < r->end; ++i) sum += i;
+    ctx.Log("summed " + ctx.payload());
+    CountRun(ctx);
+    ctx.SetResult(std::to_string(sum));
+    return OkStatus();
+  }
+  Status Reduce(JobContext& ctx) override {
+    int64_t total = 0;
+    Status s = ctx.ForEachResult(
+        [&](const TaskResult& r) { total += std::stoll(r.result); });
+    if (!s.ok()) return s;
+    ctx.SetResult(std::to_string(total));
+    return OkStatus();
+  }
+};
+
+// Root maps params.n tasks to "l1"; each l1 maps 2 to "l2".
+class FanoutProcessor : public MapProcessor {
+ public:
+  Status Process(TaskContext& ctx) override {
+    if (ctx.stage() == "root") {
+      std::vector<std::string> p;
+      for (int64_t i = 0; i < ctx.params().IntOr("n", 3); ++i) {
+        p.push_back(std::to_string(i));
+      }
+      ctx.Map(std::move(p), "l1");
+    } else if (ctx.stage() == "l1") {
+      ctx.Map({ctx.payload() + ".a", ctx.payload() + ".b"}, "l2");
+    } else {
+      ctx.SetResult(ctx.payload());
+    }
+    return OkStatus();
+  }
+};
+
+class ThrowProcessor : public Processor {
+ public:
+  Status Process(TaskContext& ctx) override {
+    throw std::runtime_error("boom in task " + std::to_string(ctx.task_id()));
+  }
+};
+
+// Reports the worker that ran it.
+class WhoProcessor : public BroadcastProcessor {
+ public:
+  Status Process(TaskContext& ctx) override {
+    ctx.SetResult(ctx.worker_id());
+    return OkStatus();
+  }
+};
+
+const bool kRegistered = [] {
+  auto& r = ProcessorRegistry::Global();
+  r.Register("lr-sum", [] { return std::make_unique<SumProcessor>(); })
+      .IgnoreError();
+  r.Register("lr-fanout", [] { return std::make_unique<FanoutProcessor>(); })
+      .IgnoreError();
+  r.Register("lr-throw", [] { return std::make_unique<ThrowProcessor>(); })
+      .IgnoreError();
+  r.Register("lr-who", [] { return std::make_unique<WhoProcessor>(); })
+      .IgnoreError();
+  return true;
+}();
+
+class LocalRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(kRegistered);
+    dir_ = std::filesystem::temp_directory_path() /
+           ("tg-lr-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    auto s = OpenSqliteStateStore((dir_ / "state.db").string());
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = *std::move(s);
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  int64_t Submit(const std::string& yaml, int workers) {
+    auto spec = ParseJobSpec(yaml, "test.yaml");
+    EXPECT_TRUE(spec.ok()) << spec.status();
+    std::vector<std::string> ids;
+    for (int i = 0; i < workers; ++i) ids.push_back("local-" + std::to_string(i));
+    auto r = SubmitJob(store_.get(), *spec, ids, false, Clock::Real());
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r->job_id;
+  }
+
+  JobOutcome Run(int64_t job, int workers) {
+    LocalRunnerOptions o;
+    o.workers = workers;
+    LocalRunner runner(store_.get(), &ProcessorRegistry::Global(), o);
+    auto out = runner.Run(job);
+    EXPECT_TRUE(out.ok()) << out.status();
+    return out.ok() ? *out : JobOutcome{};
+  }
+
+  std::vector<TaskRecord> Tasks(int64_t job) {
+    TaskFilter f;
+    f.limit = 0;
+    auto t = store_->ListTasks(job, f);
+    EXPECT_TRUE(t.ok()) << t.status();
+    return t.ok() ? *t : std::vector<TaskRecord>{};
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<StateStore> store_;
+};
+
+TEST_F(LocalRunnerTest, MapReduceOverManyWorkersIsExact) {
+  for (int workers : {1, 2, 4}) {
+    const int64_t job = Submit(R"(
+name: sum
+processor: lr-sum
+model: mapreduce
+input: {range: {start: 0, end: 100000, step: 997}}
+)",
+                               workers);
+    JobOutcome out = Run(job, workers);
+    EXPECT_EQ(out.state, JobState::kSucceeded) << out.error;
+    EXPECT_EQ(out.result, std::to_string(int64_t{99999} * 100000 / 2));
+    auto job_rec = store_->GetJob(job);
+    ASSERT_TRUE(job_rec.ok());
+    EXPECT_EQ(job_rec->state, JobState::kSucceeded);
+    EXPECT_EQ(job_rec->result, out.result);
+    auto tasks = Tasks(job);
+    ASSERT_EQ(tasks.size(), 101u + 1u);  // 101 pages + reduce
+    for (const auto& t : tasks) {
+      EXPECT_EQ(t.state, TaskState::kSucceeded) << t.id;
+      EXPECT_EQ(t.attempt, 1) << t.id;
+      std::lock_guard<std::mutex> lock(g_mu);
+      if (t.stage == "map") {
+        EXPECT_EQ((g_runs[std::to_string(job) + "/" + std::to_string(t.id)]),
+                  1);
+      }
+    }
+    EXPECT_EQ(tasks.back().stage, "reduce");
+  }
+}
+
+TEST_F(LocalRunnerTest, MultiLevelFanOut) {
+  const int64_t job = Submit(R"(
+name: fan
+processor: lr-fanout
+model: map
+params: {n: 25}
+)",
+                             3);
+  JobOutcome out = Run(job, 3);
+  EXPECT_EQ(out.state, JobState::kSucceeded) << out.error;
+  auto tasks = Tasks(job);
+  std::map<std::string, int> by_stage;
+  std::set<std::string> results;
+  for (const auto& t : tasks) {
+    ++by_stage[t.stage];
+    EXPECT_EQ(t.state, TaskState::kSucceeded);
+    if (t.stage == "l2") results.insert(t.result);
+  }
+  EXPECT_EQ(by_stage["root"], 1);
+  EXPECT_EQ(by_stage["l1"], 25);
+  EXPECT_EQ(by_stage["l2"], 50);
+  EXPECT_EQ(results.size(), 50u);
+  EXPECT_TRUE(results.count("24.b"));
+}
+
+TEST_F(LocalRunnerTest, ExhaustedRetriesMakeDeadTasksAndSkipReduce) {
+  const int64_t job = Submit(R"(
+name: flaky
+processor: sleep
+model: map
+input: {list: [a, b, c]}
+params: {ms: 0, fail_attempts: 3}
+retry: {max_attempts: 2, backoff: 10ms}
+)",
+                             2);
+  JobOutcome out = Run(job, 2);
+  EXPECT_EQ(out.state, JobState::kFailed);
+  EXPECT_EQ(out.counts[static_cast<size_t>(TaskState::kDead)], 3);
+  EXPECT_EQ(out.failed_attempts, 6);
+  for (const auto& t : Tasks(job)) {
+    EXPECT_EQ(t.state, TaskState::kDead);
+    EXPECT_EQ(t.attempt, 2);
+    EXPECT_NE(t.error.find("fail_attempts"), std::string::npos) << t.error;
+  }
+  // Rerun the dead tasks with a fresh budget of 2: attempt 3 still fails
+  // (fail_attempts is 3), attempt 4 succeeds.
+  auto n = store_->RerunTasks(job, true, {}, kReduceStage);
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 3);
+  out = Run(job, 2);
+  EXPECT_EQ(out.state, JobState::kSucceeded) << out.error;
+  for (const auto& t : Tasks(job)) {
+    EXPECT_EQ(t.state, TaskState::kSucceeded);
+    EXPECT_EQ(t.attempt, 4);
+  }
+}
+
+TEST_F(LocalRunnerTest, TimeoutCancelsTheAttempt) {
+  const int64_t job = Submit(R"(
+name: slow
+processor: sleep
+model: map
+input: {list: [a, b]}
+params: {ms: 60000}
+timeout: 50ms
+retry: {max_attempts: 2, backoff: 10ms}
+)",
+                             2);
+  const auto start = std::chrono::steady_clock::now();
+  JobOutcome out = Run(job, 2);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+  EXPECT_EQ(out.state, JobState::kFailed);
+  for (const auto& t : Tasks(job)) {
+    EXPECT_EQ(t.state, TaskState::kDead);
+    EXPECT_NE(t.error.find("timed out"), std::string::npos) << t.error;
+  }
+}
+
+TEST_F(LocalRunnerTest, ThrowingProcessorFailsOnlyItsAttempt) {
+  const int64_t job = Submit(R"(
+name: throw
+processor: lr-throw
+model: map
+input: {list: [a]}
+retry: {max_attempts: 1, backoff: 10ms}
+)",
+                             1);
+  JobOutcome out = Run(job, 1);
+  EXPECT_EQ(out.state, JobState::kFailed);
+  auto tasks = Tasks(job);
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_NE(tasks[0].error.find("boom in task 1"), std::string::npos);
+  auto logs = store_->GetLogs(job, 1);
+  ASSERT_TRUE(logs.ok());
+  bool found = false;
+  for (const auto& l : *logs) found |= l.line.find("boom") != std::string::npos;
+  EXPECT_TRUE(found);
+}
+
+TEST_F(LocalRunnerTest, BroadcastRunsOncePerWorker) {
+  const int64_t job = Submit(R"(
+name: bc
+processor: lr-who
+model: broadcast
+)",
+                             3);
+  JobOutcome out = Run(job, 3);
+  EXPECT_EQ(out.state, JobState::kSucceeded) << out.error;
+  auto tasks = Tasks(job);
+  ASSERT_EQ(tasks.size(), 3u);
+  for (const auto& t : tasks) {
+    EXPECT_EQ(t.result, t.payload);
+    EXPECT_EQ(t.worker, t.payload);
+  }
+}
+
+TEST_F(LocalRunnerTest, CancelFromAnotherStoreHandleStopsTheJob) {
+  const int64_t job = Submit(R"(
+name: cancel-me
+processor: sleep
+model: map
+input: {range: {start: 0, end: 40, step: 1}}
+params: {ms: 200}
+)",
+                             2);
+  LocalRunnerOptions o;
+  o.workers = 2;
+  LocalRunner runner(store_.get(), &ProcessorRegistry::Global(), o);
+  std::thread canceller([&] {
+    auto other = OpenSqliteStateStore((dir_ / "state.db").string());
+    ASSERT_TRUE(other.ok());
+    // Wait until the job runs, then cancel it as `taskgrid cancel` would.
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (runner.progress().counts[static_cast<size_t>(
+               TaskState::kSucceeded)] < 2 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_TRUE((*other)->CancelJob(job, Clock::Real()->NowMs()).ok());
+  });
+  auto out = runner.Run(job);
+  canceller.join();
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->state, JobState::kCancelled);
+  auto counts = store_->CountTasks(job);
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ((*counts)[static_cast<size_t>(TaskState::kPending)], 0);
+  EXPECT_EQ((*counts)[static_cast<size_t>(TaskState::kRunning)], 0);
+  EXPECT_EQ((*counts)[static_cast<size_t>(TaskState::kDispatched)], 0);
+  EXPECT_GT((*counts)[static_cast<size_t>(TaskState::kCancelled)], 0);
+}
+
+TEST_F(LocalRunnerTest, InterruptThenResumeRunsOnlyWhatWasUnfinished) {
+  const int64_t job = Submit(R"(
+name: resume-me
+processor: lr-sum
+model: mapreduce
+input: {range: {start: 0, end: 3000, step: 100}}
+params: {ms: 50}
+)",
+                             2);
+  std::map<int64_t, int32_t> done_before;
+  {
+    LocalRunnerOptions o;
+    o.workers = 2;
+    LocalRunner runner(store_.get(), &ProcessorRegistry::Global(), o);
+    std::thread interrupter([&] {
+      const auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (runner.progress().counts[static_cast<size_t>(
+                 TaskState::kSucceeded)] < 6 &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      runner.Interrupt();
+    });
+    auto out = runner.Run(job);
+    interrupter.join();
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out->state, JobState::kRunning);  // interrupted, resumable
+  }
+  for (const auto& t : Tasks(job)) {
+    if (t.state == TaskState::kSucceeded) done_before[t.id] = t.attempt;
+  }
+  ASSERT_GE(done_before.size(), 6u);
+  ASSERT_LT(done_before.size(), 30u);
+  JobOutcome out = Run(job, 2);
+  EXPECT_EQ(out.state, JobState::kSucceeded) << out.error;
+  EXPECT_EQ(out.result, std::to_string(int64_t{2999} * 3000 / 2));
+  for (const auto& t : Tasks(job)) {
+    EXPECT_EQ(t.state, TaskState::kSucceeded);
+    auto it = done_before.find(t.id);
+    if (it != done_before.end()) {
+      EXPECT_EQ(t.attempt, it->second) << "task " << t.id << " ran again";
+      std::lock_guard<std::mutex> lock(g_mu);
+      EXPECT_EQ((g_runs[std::to_string(job) + "/" + std::to_string(t.id)]), 1);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace taskgrid

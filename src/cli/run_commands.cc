@@ -1,0 +1,263 @@
+// run, resume, rerun: drive a job on this machine with a live progress line.
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "cli/cli_util.h"
+#include "cli/commands.h"
+#include "cli/local_runner.h"
+#include "core/owner.h"
+#include "master/submit.h"
+
+namespace taskgrid {
+namespace {
+
+std::atomic<int> g_signals{0};
+
+void OnSignal(int) {
+  if (g_signals.fetch_add(1) >= 1) {
+    // Second interrupt: leave now. The store is crash-safe by design.
+    _exit(kExitInterrupted);
+  }
+}
+
+int DefaultWorkers() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+std::string ProgressLine(int64_t job_id, const Progress& p, double secs,
+                         int64_t done_at_start) {
+  const auto c = [&](TaskState s) { return p.counts[static_cast<size_t>(s)]; };
+  const int64_t done = c(TaskState::kSucceeded) + c(TaskState::kDead) +
+                       c(TaskState::kCancelled);
+  const double rate = secs > 0 ? (done - done_at_start) / secs : 0;
+  std::string eta = "-";
+  if (rate > 0 && p.total > done) {
+    eta = FormatDuration(static_cast<int64_t>((p.total - done) / rate * 1000));
+  }
+  return fmt::format(
+      "job {}: {}/{} done, {} running, {} failed, {} dead | {:.0f} tasks/s | "
+      "ETA {}",
+      job_id, done, p.total, c(TaskState::kRunning) + c(TaskState::kDispatched),
+      c(TaskState::kFailed), c(TaskState::kDead), rate, eta);
+}
+
+int ExitCodeFor(JobState s) {
+  switch (s) {
+    case JobState::kSucceeded:
+      return kExitOk;
+    case JobState::kFailed:
+    case JobState::kCancelled:
+      return kExitJobFailed;
+    case JobState::kPending:
+    case JobState::kRunning:
+      return kExitInterrupted;
+  }
+  return kExitJobFailed;
+}
+
+// Drives job `job_id` to completion in this process and prints a summary.
+int DriveJob(StateStore* store, int64_t job_id, const RunOptions& o) {
+  const int workers = o.workers > 0 ? o.workers : DefaultWorkers();
+  LocalRunnerOptions lo;
+  lo.workers = workers;
+  LocalRunner runner(store, &ProcessorRegistry::Global(), lo);
+
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  const bool tty = o.progress && isatty(STDERR_FILENO);
+  const auto start = std::chrono::steady_clock::now();
+  std::atomic<bool> finished{false};
+  std::thread watcher([&] {
+    bool interrupted = false;
+    int64_t done_at_start = -1;
+    int tick = 0;
+    while (!finished.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (!interrupted && g_signals.load() > 0) {
+        interrupted = true;
+        if (tty) std::cerr << "\r\033[K";
+        std::cerr << "taskgrid: interrupted; stopping (job " << job_id
+                  << " stays resumable; press Ctrl-C again to quit now)\n";
+        runner.Interrupt();
+      }
+      if (!tty || ++tick % 5 != 0) continue;
+      const Progress p = runner.progress();
+      if (done_at_start < 0) {
+        done_at_start = p.counts[static_cast<size_t>(TaskState::kSucceeded)] +
+                        p.counts[static_cast<size_t>(TaskState::kDead)] +
+                        p.counts[static_cast<size_t>(TaskState::kCancelled)];
+      }
+      const double secs = std::chrono::duration<double>(
+                              std::chrono::steady_clock::now() - start)
+                              .count();
+      std::cerr << "\r\033[K" << ProgressLine(job_id, p, secs, done_at_start)
+                << std::flush;
+    }
+    if (tty) std::cerr << "\r\033[K" << std::flush;
+  });
+
+  StatusOr<JobOutcome> outcome = runner.Run(job_id);
+  finished = true;
+  watcher.join();
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  const int64_t wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - start)
+                              .count();
+  if (!outcome.ok()) {
+    PrintError(outcome.status());
+    return outcome.status().code() == StatusCode::kFailedPrecondition
+               ? kExitUsage
+               : kExitJobFailed;
+  }
+  const JobOutcome& out = *outcome;
+  const auto c = [&](TaskState s) { return out.counts[static_cast<size_t>(s)]; };
+  int64_t total = 0;
+  for (int64_t n : out.counts) total += n;
+  std::cout << fmt::format("job {} {} in {}\n", job_id,
+                           out.state == JobState::kRunning
+                               ? std::string("interrupted")
+                               : std::string(JobStateName(out.state)),
+                           FormatDuration(wall_ms));
+  std::cout << fmt::format(
+      "  tasks:    {} total: {} succeeded, {} dead, {} cancelled, {} "
+      "unfinished\n",
+      total, c(TaskState::kSucceeded), c(TaskState::kDead),
+      c(TaskState::kCancelled),
+      c(TaskState::kPending) + c(TaskState::kFailed) +
+          c(TaskState::kDispatched) + c(TaskState::kRunning));
+  std::cout << fmt::format(
+      "  attempts: {} this run ({} failed, {} late reports rejected), "
+      "{:.0f} tasks/s\n",
+      out.attempts, out.failed_attempts, out.rejected_reports,
+      wall_ms > 0 ? out.attempts * 1000.0 / wall_ms : 0.0);
+  if (!out.result.empty()) {
+    std::cout << "  result:   " << out.result << "\n";
+  }
+  if (!out.error.empty() && out.state != JobState::kSucceeded) {
+    std::cout << "  reason:   " << out.error << "\n";
+  }
+  if (c(TaskState::kDead) > 0) {
+    std::cout << fmt::format(
+        "  see: taskgrid tasks {} --status dead; taskgrid rerun {} --failed\n",
+        job_id, job_id);
+  }
+  if (out.state == JobState::kRunning) {
+    std::cout << fmt::format("  resume with: taskgrid resume {}\n", job_id);
+  }
+  return ExitCodeFor(out.state);
+}
+
+}  // namespace
+
+int CmdRun(const RunOptions& o, const std::string& spec_path) {
+  std::ifstream in(spec_path);
+  if (!in) {
+    std::cerr << "taskgrid: cannot read job spec '" << spec_path
+              << "': " << std::strerror(errno) << "\n";
+    return kExitUsage;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  auto spec = ParseJobSpec(text.str(), spec_path);
+  if (!spec.ok()) {
+    std::cerr << "taskgrid: " << spec.status().message() << "\n";
+    return kExitUsage;
+  }
+  auto store = OpenStoreOrPrint(o.common.state_path);
+  if (!store) return kExitUsage;
+  const int workers = o.workers > 0 ? o.workers : DefaultWorkers();
+  std::vector<std::string> ids;
+  for (int i = 0; i < workers; ++i) ids.push_back("local-" + std::to_string(i));
+  auto submitted = SubmitJob(store.get(), *spec, ids, o.force, Clock::Real());
+  if (!submitted.ok()) {
+    PrintError(submitted.status());
+    return kExitJobFailed;
+  }
+  if (submitted->existed) {
+    auto job = store->GetJob(submitted->job_id);
+    if (!job.ok()) {
+      PrintError(job.status());
+      return kExitJobFailed;
+    }
+    std::cout << fmt::format(
+        "job {} with key '{}' already exists (state: {}); not starting "
+        "another. Use --force to run it again.\n",
+        job->id, job->key, JobStateName(job->state));
+    CommonOptions co = o.common;
+    co.json = false;
+    CmdStatus(co, job->id);
+    return job->state == JobState::kSucceeded ? kExitOk
+           : IsTerminal(job->state)            ? kExitJobFailed
+                                               : kExitOk;
+  }
+  if (!isatty(STDERR_FILENO) || !o.progress) {
+    std::cerr << "taskgrid: job " << submitted->job_id << " started\n";
+  }
+  return DriveJob(store.get(), submitted->job_id, o);
+}
+
+int CmdResume(const RunOptions& o, int64_t job_id) {
+  auto store = OpenStoreOrPrint(o.common.state_path);
+  if (!store) return kExitUsage;
+  auto job = store->GetJob(job_id);
+  if (!job.ok()) {
+    PrintError(job.status());
+    return kExitUsage;
+  }
+  if (IsTerminal(job->state)) {
+    std::cout << fmt::format("job {} is already {}; nothing to resume\n",
+                             job_id, JobStateName(job->state));
+    return ExitCodeFor(job->state);
+  }
+  return DriveJob(store.get(), job_id, o);
+}
+
+int CmdRerun(const RunOptions& o, int64_t job_id, bool failed,
+             const std::vector<int64_t>& task_ids) {
+  auto store = OpenStoreOrPrint(o.common.state_path);
+  if (!store) return kExitUsage;
+  auto job = store->GetJob(job_id);
+  if (!job.ok()) {
+    PrintError(job.status());
+    return kExitUsage;
+  }
+  if (!IsTerminal(job->state) && !job->owner.empty() &&
+      OwnerIsAlive(job->owner) &&
+      Clock::Real()->NowMs() - job->heartbeat_ms < 10'000) {
+    std::cerr << fmt::format(
+        "taskgrid: job {} is being run by {}; wait for it or cancel it\n",
+        job_id, job->owner);
+    return kExitUsage;
+  }
+  auto n = store->RerunTasks(job_id, failed, task_ids, kReduceStage);
+  if (!n.ok()) {
+    PrintError(n.status());
+    return n.status().code() == StatusCode::kNotFound ? kExitUsage
+                                                      : kExitJobFailed;
+  }
+  if (*n == 0) {
+    std::cout << fmt::format("job {}: no task to rerun (state: {})\n", job_id,
+                             JobStateName(job->state));
+    return ExitCodeFor(job->state);
+  }
+  std::cout << fmt::format("job {}: {} task(s) set to run again\n", job_id,
+                           *n);
+  return DriveJob(store.get(), job_id, o);
+}
+
+}  // namespace taskgrid

@@ -1,0 +1,3 @@
+#include "taskgrid/taskgrid.h"
+
+int main(int argc, char** argv) { return taskgrid::Main(argc, argv); }

@@ -1,0 +1,841 @@
+// Parsing, validation and rendering of job specs (taskgrid/job_spec.h).
+//
+// The parser walks the yaml-cpp node tree with one small helper, FieldMap: it
+// checks a YAML map against the field names allowed there (unknown,
+// duplicate and non-scalar keys are errors) and hands out its fields by name.
+// Typed readers (ReadString, ReadInt, ReadDuration, ...) each convert one
+// field and point their error at it. Semantic checks that span fields (the
+// processor, its models, input vs model) run once the structure is read.
+
+#include "taskgrid/job_spec.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/status_macros.h"
+#include "taskgrid/processor.h"
+
+namespace taskgrid {
+namespace {
+
+constexpr int kMaxAttemptsLimit = 1000;
+// Guards on `params`: aliases let a short document describe a cyclic or
+// exponentially large tree, which flattening must not follow forever.
+constexpr int kMaxParamsDepth = 64;
+constexpr int64_t kMaxParamsNodes = 100'000;
+
+constexpr Model kAllModelValues[] = {Model::kStandalone, Model::kBroadcast,
+                                     Model::kMap, Model::kMapReduce};
+
+using Names = std::span<const std::string_view>;
+constexpr std::string_view kTopFields[] = {"name",  "key",     "processor",
+                                           "model", "input",   "params",
+                                           "retry", "timeout", "output"};
+constexpr std::string_view kInputFields[] = {"range", "list"};
+constexpr std::string_view kRangeFields[] = {"start", "end", "step"};
+constexpr std::string_view kRetryFields[] = {"max_attempts", "backoff"};
+
+std::string Join(Names parts) {
+  std::string s;
+  for (std::string_view p : parts) {
+    if (!s.empty()) s += ", ";
+    s += p;
+  }
+  return s;
+}
+
+// Quotes user text for a message, cut to a readable length on a UTF-8
+// character boundary.
+std::string Quote(std::string_view text) {
+  constexpr size_t kMax = 60;
+  std::string s = "'";
+  if (text.size() <= kMax) {
+    s += text;
+  } else {
+    size_t n = kMax;
+    while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+    s += text.substr(0, n);
+    s += "...";
+  }
+  return s + "'";
+}
+
+// What a node is, for "expected X, got Y".
+std::string Describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      return Quote(node.Scalar());
+    case YAML::NodeType::Sequence:
+      return "a sequence";
+    case YAML::NodeType::Map:
+      return "a map";
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "nothing";
+}
+
+// Optimal string alignment distance (Levenshtein plus transpositions).
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1,
+                                     std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] =
+          std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// The closest allowed name within distance 2, or "" when none is close. A
+// one- or two-letter key is not "close" to everything of its length + 2.
+std::string_view Suggest(std::string_view unknown, Names allowed) {
+  std::string_view best;
+  size_t best_distance = 3;
+  for (std::string_view name : allowed) {
+    // Lengths alone put it out of reach (and keep a huge key cheap).
+    if (std::max(unknown.size(), name.size()) -
+            std::min(unknown.size(), name.size()) >
+        2) {
+      continue;
+    }
+    size_t dist = EditDistance(unknown, name);
+    if (dist < best_distance && dist < unknown.size()) {
+      best = name;
+      best_distance = dist;
+    }
+  }
+  return best;
+}
+
+// Builds "<source>:<line>:<col>: <what>" errors, 1-based.
+class Errors {
+ public:
+  explicit Errors(std::string_view source) : source_(source) {}
+
+  Status At(const YAML::Mark& mark, std::string_view what) const {
+    std::string m = source_;
+    if (!mark.is_null()) {
+      m += ":" + std::to_string(mark.line + 1) + ":" +
+           std::to_string(mark.column + 1);
+    }
+    m += ": ";
+    m += what;
+    return InvalidArgumentError(m);
+  }
+
+ private:
+  std::string source_;
+};
+
+// Every key of a YAML map must be a non-empty scalar, and appear once
+// (yaml-cpp keeps duplicates and lookups silently see only one of them).
+// `context` names the map in messages.
+Status CheckMapKeys(const Errors& errors, const YAML::Node& map,
+                    std::string_view context) {
+  std::map<std::string, YAML::Mark, std::less<>> seen;
+  // Range-for keeps each entry alive; `it->first` would reference a
+  // temporary proxy of yaml-cpp's iterator.
+  for (const auto& entry : map) {
+    const YAML::Node& key = entry.first;
+    if (!key.IsScalar() || key.Scalar().empty()) {
+      return errors.At(key.Mark(), "expected a field name in " +
+                                       std::string(context) + ", got " +
+                                       Describe(key));
+    }
+    auto [prev, inserted] = seen.emplace(key.Scalar(), key.Mark());
+    if (!inserted) {
+      return errors.At(key.Mark(),
+                       "duplicate field " + Quote(key.Scalar()) + " in " +
+                           std::string(context) + " (first at line " +
+                           std::to_string(prev->second.line + 1) + ")");
+    }
+  }
+  return OkStatus();
+}
+
+struct Field {
+  std::string name;
+  YAML::Node key;
+  YAML::Node value;
+
+  // Where errors about the value point. yaml-cpp places an empty value at
+  // the next token (often the next line), so those point at the key.
+  YAML::Mark mark() const { return value.IsNull() ? key.Mark() : value.Mark(); }
+  // "field 'name': <what>"
+  std::string Say(std::string_view what) const {
+    return "field " + Quote(name) + ": " + std::string(what);
+  }
+};
+
+// A YAML map whose keys are checked against the fields allowed there.
+class FieldMap {
+ public:
+  // `context` is "the job spec" at the top level, else the parent field.
+  static StatusOr<FieldMap> Read(const Errors& errors, const YAML::Node& node,
+                                 const YAML::Mark& where,
+                                 std::string_view context, Names allowed) {
+    if (!node.IsMap()) {
+      return errors.At(where, std::string(context) +
+                                  ": expected a map (fields: " + Join(allowed) +
+                                  "), got " + Describe(node));
+    }
+    RETURN_IF_ERROR(CheckMapKeys(errors, node, context));
+    FieldMap fields(errors, node.Mark(), context);
+    for (const auto& entry : node) {
+      std::string name = entry.first.Scalar();
+      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+        std::string what = "unknown field " + Quote(name);
+        if (context != kTop) what += " in " + std::string(context);
+        std::string_view suggestion = Suggest(name, allowed);
+        if (!suggestion.empty()) {
+          what += " (did you mean " + Quote(suggestion) + "?)";
+        } else {
+          what += " (expected one of: " + Join(allowed) + ")";
+        }
+        return errors.At(entry.first.Mark(), what);
+      }
+      fields.fields_.push_back(Field{name, entry.first, entry.second});
+    }
+    return fields;
+  }
+
+  static StatusOr<FieldMap> Read(const Errors& errors, const Field& field,
+                                 Names allowed) {
+    return Read(errors, field.value, field.mark(), "field " + Quote(field.name),
+                allowed);
+  }
+
+  // nullptr when absent.
+  const Field* Find(std::string_view name) const {
+    for (const Field& f : fields_) {
+      if (f.name == name) return &f;
+    }
+    return nullptr;
+  }
+
+  StatusOr<const Field*> Require(std::string_view name) const {
+    const Field* f = Find(name);
+    if (f != nullptr) return f;
+    std::string what = "missing required field " + Quote(name);
+    if (context_ != kTop) what += " in " + context_;
+    return errors_->At(mark_, what);
+  }
+
+  const YAML::Mark& mark() const { return mark_; }
+
+  static constexpr std::string_view kTop = "the job spec";
+
+ private:
+  FieldMap(const Errors& errors, YAML::Mark mark, std::string_view context)
+      : errors_(&errors), mark_(mark), context_(context) {}
+
+  const Errors* errors_;  // outlives the FieldMap (one parse)
+  YAML::Mark mark_;
+  std::string context_;
+  std::vector<Field> fields_;
+};
+
+// --- Typed readers: each converts one field's value. ---
+
+StatusOr<std::string> ReadString(const Errors& errors, const Field& f) {
+  if (!f.value.IsScalar()) {
+    return errors.At(f.mark(),
+                     f.Say("expected a string, got " + Describe(f.value)));
+  }
+  return f.value.Scalar();
+}
+
+StatusOr<std::string> ReadNonEmptyString(const Errors& errors, const Field& f) {
+  ASSIGN_OR_RETURN(std::string s, ReadString(errors, f));
+  if (s.empty()) {
+    return errors.At(f.mark(), f.Say("expected a non-empty string, got ''"));
+  }
+  return s;
+}
+
+// A whole decimal int64: no sign other than '-', no fraction, no overflow.
+StatusOr<int64_t> ReadInt(const Errors& errors, const Field& f) {
+  if (!f.value.IsScalar()) {
+    return errors.At(f.mark(),
+                     f.Say("expected an integer, got " + Describe(f.value)));
+  }
+  const std::string& t = f.value.Scalar();
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (ec == std::errc::result_out_of_range) {
+    return errors.At(f.mark(), f.Say("expected a 64-bit integer, got " +
+                                     Quote(t) + " (out of range)"));
+  }
+  if (ec != std::errc() || p != t.data() + t.size()) {
+    return errors.At(f.mark(), f.Say("expected an integer, got " + Quote(t)));
+  }
+  return v;
+}
+
+// "<digits><unit>", unit one of ms, s, m, h.
+StatusOr<std::chrono::milliseconds> ReadDuration(const Errors& errors,
+                                                 const Field& f) {
+  static constexpr char kHelp[] =
+      "expected a duration: an integer with a unit ms, s, m or h (e.g. "
+      "'250ms', '30s'), got ";
+  if (!f.value.IsScalar()) {
+    return errors.At(f.mark(), f.Say(kHelp + Describe(f.value)));
+  }
+  const std::string& t = f.value.Scalar();
+  const bool negative = !t.empty() && t[0] == '-';
+  const char* begin = t.data() + (negative ? 1 : 0);
+  const char* end = t.data() + t.size();
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(begin, end, n);
+  if (ec == std::errc::result_out_of_range) {
+    return errors.At(f.mark(), f.Say("duration out of range: " + Quote(t)));
+  }
+  if (ec != std::errc() || *begin == '-' || *begin == '+') {
+    return errors.At(f.mark(), f.Say(kHelp + Quote(t)));
+  }
+  if (negative) {
+    return errors.At(f.mark(),
+                     f.Say("duration must not be negative, got " + Quote(t)));
+  }
+  const std::string_view unit(p, static_cast<size_t>(end - p));
+  int64_t scale = 0;
+  if (unit == "ms") {
+    scale = 1;
+  } else if (unit == "s") {
+    scale = 1000;
+  } else if (unit == "m") {
+    scale = 60 * 1000;
+  } else if (unit == "h") {
+    scale = 60 * 60 * 1000;
+  } else if (unit.empty() && n == 0) {
+    return std::chrono::milliseconds(0);  // zero in every unit
+  } else if (unit.empty()) {
+    return errors.At(f.mark(),
+                     f.Say("duration " + Quote(t) +
+                           " needs a unit: ms, s, m or h (e.g. '" + t + "s')"));
+  } else {
+    return errors.At(f.mark(), f.Say(kHelp + Quote(t)));
+  }
+  if (n > std::numeric_limits<int64_t>::max() / scale) {
+    return errors.At(f.mark(), f.Say("duration out of range: " + Quote(t)));
+  }
+  return std::chrono::milliseconds(n * scale);
+}
+
+// Reads optional field `name` into *out; leaves *out alone when absent.
+template <typename T, typename Reader>
+Status ReadOptional(const Errors& errors, const FieldMap& fields,
+                    std::string_view name, Reader read, T* out) {
+  const Field* f = fields.Find(name);
+  if (f == nullptr) return OkStatus();
+  ASSIGN_OR_RETURN(*out, read(errors, *f));
+  return OkStatus();
+}
+
+template <typename T, typename Reader>
+Status ReadRequired(const Errors& errors, const FieldMap& fields,
+                    std::string_view name, Reader read, T* out) {
+  ASSIGN_OR_RETURN(const Field* f, fields.Require(name));
+  ASSIGN_OR_RETURN(*out, read(errors, *f));
+  return OkStatus();
+}
+
+// --- Sections ---
+
+constexpr auto kMaxPages =
+    static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+
+// ceil((end - start) / step) for a valid range. end - start may not fit in
+// int64 (e.g. INT64_MIN..INT64_MAX) but always fits in uint64.
+uint64_t RangePages(const RangeInput& r) {
+  if (r.step <= 0 || r.end <= r.start) return 0;
+  const uint64_t span =
+      static_cast<uint64_t>(r.end) - static_cast<uint64_t>(r.start);
+  const auto step = static_cast<uint64_t>(r.step);
+  return span / step + (span % step != 0 ? 1 : 0);
+}
+
+Status ReadRange(const Errors& errors, const Field& field, RangeInput* range) {
+  ASSIGN_OR_RETURN(FieldMap fields,
+                   FieldMap::Read(errors, field, kRangeFields));
+  RETURN_IF_ERROR(
+      ReadRequired(errors, fields, "start", ReadInt, &range->start));
+  RETURN_IF_ERROR(ReadRequired(errors, fields, "end", ReadInt, &range->end));
+  range->step = 1;
+  RETURN_IF_ERROR(ReadOptional(errors, fields, "step", ReadInt, &range->step));
+  if (range->step <= 0) {
+    const Field& step = *fields.Find("step");
+    return errors.At(step.mark(), step.Say("must be greater than 0, got " +
+                                           std::to_string(range->step)));
+  }
+  if (range->end <= range->start) {
+    return errors.At(field.mark(), "empty range: end (" +
+                                       std::to_string(range->end) +
+                                       ") must be greater than start (" +
+                                       std::to_string(range->start) + ")");
+  }
+  if (RangePages(*range) > kMaxPages) {
+    return errors.At(field.mark(),
+                     "range too large: more than 2^63-1 pages; use a larger "
+                     "step");
+  }
+  return OkStatus();
+}
+
+Status ReadList(const Errors& errors, const Field& field,
+                std::vector<std::string>* list) {
+  if (!field.value.IsSequence()) {
+    return errors.At(field.mark(),
+                     field.Say("expected a sequence of strings, got " +
+                               Describe(field.value)));
+  }
+  if (field.value.size() == 0) {
+    return errors.At(field.mark(), field.Say("must not be empty"));
+  }
+  list->clear();
+  for (const YAML::Node& item : field.value) {
+    if (!item.IsScalar()) {
+      return errors.At(item.IsNull() ? field.mark() : item.Mark(),
+                       field.Say("item " + std::to_string(list->size()) +
+                                 ": expected a string, got " + Describe(item)));
+    }
+    list->push_back(item.Scalar());
+  }
+  return OkStatus();
+}
+
+Status ReadInput(const Errors& errors, const Field& field, JobSpec* spec) {
+  ASSIGN_OR_RETURN(FieldMap fields,
+                   FieldMap::Read(errors, field, kInputFields));
+  const Field* range = fields.Find("range");
+  const Field* list = fields.Find("list");
+  if ((range == nullptr) == (list == nullptr)) {
+    return errors.At(
+        field.mark(),
+        field.Say(range == nullptr ? "expected one of 'range' or 'list'"
+                                   : "expected one of 'range' or 'list', "
+                                     "not both"));
+  }
+  if (range != nullptr) {
+    spec->input_kind = JobSpec::InputKind::kRange;
+    return ReadRange(errors, *range, &spec->range);
+  }
+  spec->input_kind = JobSpec::InputKind::kList;
+  return ReadList(errors, *list, &spec->list);
+}
+
+Status ReadRetry(const Errors& errors, const Field& field, RetryPolicy* retry) {
+  ASSIGN_OR_RETURN(FieldMap fields,
+                   FieldMap::Read(errors, field, kRetryFields));
+  int64_t attempts = retry->max_attempts;
+  RETURN_IF_ERROR(
+      ReadOptional(errors, fields, "max_attempts", ReadInt, &attempts));
+  if (attempts < 1 || attempts > kMaxAttemptsLimit) {
+    const Field& f = *fields.Find("max_attempts");
+    return errors.At(f.mark(), f.Say("must be between 1 and " +
+                                     std::to_string(kMaxAttemptsLimit) +
+                                     ", got " + std::to_string(attempts)));
+  }
+  retry->max_attempts = static_cast<int>(attempts);
+  return ReadOptional(errors, fields, "backoff", ReadDuration, &retry->backoff);
+}
+
+// Flattens a params subtree into dotted keys. Scalars keep their text; an
+// empty (null) value becomes "".
+class ParamsFlattener {
+ public:
+  explicit ParamsFlattener(const Errors& errors) : errors_(errors) {}
+
+  Status Flatten(const YAML::Node& node, const YAML::Mark& mark,
+                 const std::string& key, int depth) {
+    if (++visited_ > kMaxParamsNodes) {
+      return errors_.At(mark, "params: too many values (more than " +
+                                  std::to_string(kMaxParamsNodes) + ")");
+    }
+    if (depth > kMaxParamsDepth) {
+      return errors_.At(mark, "params: nested more than " +
+                                  std::to_string(kMaxParamsDepth) +
+                                  " levels deep (is an alias cyclic?)");
+    }
+    std::string prefix = key.empty() ? "" : key + ".";
+    switch (node.Type()) {
+      case YAML::NodeType::Map: {
+        RETURN_IF_ERROR(CheckMapKeys(errors_, node,
+                                     key.empty() ? "params" : "params." + key));
+        for (const auto& entry : node) {
+          const YAML::Node& value = entry.second;
+          RETURN_IF_ERROR(
+              Flatten(value, value.IsNull() ? entry.first.Mark() : value.Mark(),
+                      prefix + entry.first.Scalar(), depth + 1));
+        }
+        return OkStatus();
+      }
+      case YAML::NodeType::Sequence: {
+        size_t i = 0;
+        for (const YAML::Node& item : node) {
+          RETURN_IF_ERROR(Flatten(item, item.IsNull() ? mark : item.Mark(),
+                                  prefix + std::to_string(i++), depth + 1));
+        }
+        return OkStatus();
+      }
+      case YAML::NodeType::Scalar:
+      case YAML::NodeType::Null:
+      case YAML::NodeType::Undefined:
+        break;
+    }
+    std::string text = node.IsScalar() ? node.Scalar() : "";
+    if (!values_.emplace(key, std::move(text)).second) {
+      // e.g. {"a.b": 1, a: {b: 2}}: two spellings of one flattened key.
+      return errors_.At(
+          mark, "params: key " + Quote(key) + " is given more than once");
+    }
+    return OkStatus();
+  }
+
+  std::map<std::string, std::string, std::less<>> Take() {
+    return std::move(values_);
+  }
+
+ private:
+  const Errors& errors_;
+  int64_t visited_ = 0;
+  std::map<std::string, std::string, std::less<>> values_;
+};
+
+Status ReadParams(const Errors& errors, const Field& field, Params* params) {
+  if (!field.value.IsMap()) {
+    return errors.At(field.mark(),
+                     field.Say("expected a map, got " + Describe(field.value)));
+  }
+  ParamsFlattener flattener(errors);
+  RETURN_IF_ERROR(flattener.Flatten(field.value, field.mark(), "", 0));
+  *params = Params(flattener.Take());
+  return OkStatus();
+}
+
+std::string ModelList(ModelSet set) {
+  std::vector<std::string_view> names;
+  for (Model m : kAllModelValues) {
+    if (set & ModelBit(m)) names.push_back(ModelName(m));
+  }
+  return names.empty() ? "none" : Join(names);
+}
+
+StatusOr<Model> ReadModel(const Errors& errors, const Field& f) {
+  ASSIGN_OR_RETURN(std::string name, ReadString(errors, f));
+  std::optional<Model> m = ParseModel(name);
+  if (!m) {
+    return errors.At(
+        f.mark(), f.Say("unknown model " + Quote(name) +
+                        " (expected one of: " + ModelList(kAllModels) + ")"));
+  }
+  return *m;
+}
+
+// The processor must be registered and support the spec's model.
+Status CheckProcessor(const Errors& errors, const Field& processor,
+                      const Field* model, const JobSpec& spec) {
+  ProcessorRegistry& registry = ProcessorRegistry::Global();
+  if (!registry.Contains(spec.processor)) {
+    const std::vector<std::string> known = registry.Names();
+    const std::vector<std::string_view> names(known.begin(), known.end());
+    return errors.At(processor.mark(), "unknown processor " +
+                                           Quote(spec.processor) +
+                                           " (known: " + Join(names) + ")");
+  }
+  // Only an instance can say which models it supports.
+  std::unique_ptr<Processor> instance;
+  try {
+    instance = registry.Create(spec.processor);
+  } catch (const std::exception& e) {
+    return InternalError("creating processor '" + spec.processor +
+                         "' to check its models threw: " + e.what());
+  }
+  if (instance == nullptr) {
+    return InternalError("processor '" + spec.processor +
+                         "' is registered but its factory returned null");
+  }
+  const ModelSet supported = instance->models();
+  if ((supported & ModelBit(spec.model)) == 0) {
+    const Field& at = model != nullptr ? *model : processor;
+    return errors.At(at.mark(), "processor " + Quote(spec.processor) +
+                                    " does not support model " +
+                                    Quote(ModelName(spec.model)) +
+                                    " (it supports: " + ModelList(supported) +
+                                    ")");
+  }
+  return OkStatus();
+}
+
+// YAML must be UTF-8 (and cannot hold NUL). yaml-cpp passes invalid bytes
+// through into scalars, but its emitter would replace them, so a spec with
+// them could not round-trip through JobSpecToYaml.
+Status CheckEncoding(const Errors& errors, std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t len = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      len = 1;
+      cp = c;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    }
+    bool ok = len > 0 && i + len <= text.size();
+    for (size_t k = 1; ok && k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(text[i + k]);
+      ok = (cc & 0xC0) == 0x80;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
+    ok = ok && cp != 0 && cp >= kMinForLength[len] && cp <= 0x10FFFF &&
+         (cp < 0xD800 || cp > 0xDFFF);
+    if (!ok) {
+      YAML::Mark mark;
+      mark.pos = static_cast<int>(i);
+      mark.line =
+          static_cast<int>(std::count(text.begin(), text.begin() + i, '\n'));
+      const size_t newline = text.rfind('\n', i);  // text[i] is not one
+      const size_t line_start =
+          newline == std::string_view::npos ? 0 : newline + 1;
+      mark.column = static_cast<int>(i - line_start);
+      return errors.At(mark, cp == 0 && len == 1
+                                 ? "NUL byte in the job spec"
+                                 : "the job spec is not valid UTF-8");
+    }
+    i += len;
+  }
+  return OkStatus();
+}
+
+StatusOr<JobSpec> Parse(const Errors& errors, std::string_view yaml) {
+  RETURN_IF_ERROR(CheckEncoding(errors, yaml));
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return errors.At(e.mark, "YAML syntax error: " + e.msg);
+  }
+  const YAML::Mark start;  // 1:1
+  if (docs.empty() || docs[0].IsNull()) {
+    return errors.At(start,
+                     "empty document: expected a job spec map with "
+                     "at least 'name' and 'processor'");
+  }
+  if (docs.size() > 1) {
+    return errors.At(docs[1].Mark(), "expected a single YAML document, found " +
+                                         std::to_string(docs.size()));
+  }
+  const YAML::Node& root = docs[0];
+  ASSIGN_OR_RETURN(FieldMap top, FieldMap::Read(errors, root, root.Mark(),
+                                                FieldMap::kTop, kTopFields));
+
+  JobSpec spec;
+  RETURN_IF_ERROR(
+      ReadRequired(errors, top, "name", ReadNonEmptyString, &spec.name));
+  RETURN_IF_ERROR(ReadOptional(errors, top, "key", ReadString, &spec.key));
+  RETURN_IF_ERROR(ReadRequired(errors, top, "processor", ReadNonEmptyString,
+                               &spec.processor));
+  if (const Field* f = top.Find("input")) {
+    RETURN_IF_ERROR(ReadInput(errors, *f, &spec));
+  }
+  spec.model = spec.input_kind == JobSpec::InputKind::kNone ? Model::kStandalone
+                                                            : Model::kMap;
+  RETURN_IF_ERROR(ReadOptional(errors, top, "model", ReadModel, &spec.model));
+  if (const Field* f = top.Find("params")) {
+    RETURN_IF_ERROR(ReadParams(errors, *f, &spec.params));
+  }
+  if (const Field* f = top.Find("retry")) {
+    RETURN_IF_ERROR(ReadRetry(errors, *f, &spec.retry));
+  }
+  RETURN_IF_ERROR(
+      ReadOptional(errors, top, "timeout", ReadDuration, &spec.timeout));
+  RETURN_IF_ERROR(
+      ReadOptional(errors, top, "output", ReadString, &spec.output));
+
+  RETURN_IF_ERROR(
+      CheckProcessor(errors, *top.Find("processor"), top.Find("model"), spec));
+  const Field* input = top.Find("input");
+  if (input != nullptr &&
+      (spec.model == Model::kStandalone || spec.model == Model::kBroadcast)) {
+    return errors.At(input->key.Mark(),
+                     input->Say("model " + Quote(ModelName(spec.model)) +
+                                " takes no input (use model 'map' or "
+                                "'mapreduce', or drop the input)"));
+  }
+  return spec;
+}
+
+void EmitString(YAML::Emitter& out, std::string_view key,
+                const std::string& value) {
+  out << YAML::Key << std::string(key) << YAML::Value << YAML::DoubleQuoted
+      << value;
+}
+
+std::string Ms(std::chrono::milliseconds d) {
+  return std::to_string(d.count()) + "ms";
+}
+
+}  // namespace
+
+std::string_view ModelName(Model m) {
+  switch (m) {
+    case Model::kStandalone:
+      return "standalone";
+    case Model::kBroadcast:
+      return "broadcast";
+    case Model::kMap:
+      return "map";
+    case Model::kMapReduce:
+      return "mapreduce";
+  }
+  return "unknown";
+}
+
+std::optional<Model> ParseModel(std::string_view name) {
+  for (Model m : kAllModelValues) {
+    if (ModelName(m) == name) return m;
+  }
+  return std::nullopt;
+}
+
+std::string IdRange::ToPayload() const {
+  return std::to_string(start) + "," + std::to_string(end);
+}
+
+StatusOr<IdRange> IdRange::Parse(std::string_view payload) {
+  auto bad = [&] {
+    return InvalidArgumentError("invalid id range payload " + Quote(payload) +
+                                ": expected 'START,END' with integers START "
+                                "<= END");
+  };
+  size_t comma = payload.find(',');
+  if (comma == std::string_view::npos) return bad();
+  auto parse = [](std::string_view s, int64_t* v) {
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *v);
+    return ec == std::errc() && p == s.data() + s.size() && !s.empty();
+  };
+  IdRange r;
+  if (!parse(payload.substr(0, comma), &r.start) ||
+      !parse(payload.substr(comma + 1), &r.end) || r.start > r.end) {
+    return bad();
+  }
+  return r;
+}
+
+int64_t JobSpec::InputTaskCount() const {
+  switch (input_kind) {
+    case InputKind::kNone:
+      return 0;
+    case InputKind::kList:
+      return static_cast<int64_t>(list.size());
+    case InputKind::kRange:
+      break;
+  }
+  // Saturates; ParseJobSpec rejects ranges beyond the cap.
+  return static_cast<int64_t>(std::min(RangePages(range), kMaxPages));
+}
+
+std::string JobSpec::InputPayload(int64_t i) const {
+  if (i < 0 || i >= InputTaskCount()) return "";  // precondition violated
+  if (input_kind == InputKind::kList) return list[static_cast<size_t>(i)];
+  // Offsets are computed in uint64 so pages near INT64_MAX do not overflow:
+  // i * step < span <= UINT64_MAX, and the page end is at most range.end.
+  const uint64_t span =
+      static_cast<uint64_t>(range.end) - static_cast<uint64_t>(range.start);
+  const uint64_t offset =
+      static_cast<uint64_t>(i) * static_cast<uint64_t>(range.step);
+  const uint64_t len =
+      std::min(static_cast<uint64_t>(range.step), span - offset);
+  IdRange page;
+  page.start =
+      static_cast<int64_t>(static_cast<uint64_t>(range.start) + offset);
+  page.end = static_cast<int64_t>(static_cast<uint64_t>(page.start) + len);
+  return page.ToPayload();
+}
+
+StatusOr<JobSpec> ParseJobSpec(std::string_view yaml,
+                               std::string_view source_name) {
+  Errors errors(source_name);
+  try {
+    return Parse(errors, yaml);
+  } catch (const YAML::Exception& e) {
+    // Node accessors throw on misuse; the walker should not misuse them, but
+    // a user's document must never take the process down.
+    return errors.At(e.mark, "YAML error: " + e.msg);
+  }
+}
+
+// Strings are always double-quoted, so their text (including "~", "yes",
+// "1.0", leading spaces, newlines) reads back unchanged. Params are written
+// as a flat map of their dotted keys: flattening a flat map of scalars is the
+// identity, so they read back to the same Params. Durations are in ms. Only
+// a spec that ParseJobSpec accepts reads back; this does not validate.
+std::string JobSpecToYaml(const JobSpec& spec) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  EmitString(out, "name", spec.name);
+  if (!spec.key.empty()) EmitString(out, "key", spec.key);
+  EmitString(out, "processor", spec.processor);
+  out << YAML::Key << "model" << YAML::Value
+      << std::string(ModelName(spec.model));
+  if (spec.input_kind == JobSpec::InputKind::kRange) {
+    out << YAML::Key << "input" << YAML::Value << YAML::BeginMap << YAML::Key
+        << "range" << YAML::Value << YAML::BeginMap << YAML::Key << "start"
+        << YAML::Value << spec.range.start << YAML::Key << "end" << YAML::Value
+        << spec.range.end << YAML::Key << "step" << YAML::Value
+        << spec.range.step << YAML::EndMap << YAML::EndMap;
+  } else if (spec.input_kind == JobSpec::InputKind::kList) {
+    out << YAML::Key << "input" << YAML::Value << YAML::BeginMap << YAML::Key
+        << "list" << YAML::Value << YAML::BeginSeq;
+    for (const std::string& item : spec.list) out << YAML::DoubleQuoted << item;
+    out << YAML::EndSeq << YAML::EndMap;
+  }
+  if (!spec.params.values().empty()) {
+    out << YAML::Key << "params" << YAML::Value << YAML::BeginMap;
+    for (const auto& [k, v] : spec.params.values()) {
+      out << YAML::Key << YAML::DoubleQuoted << k << YAML::Value
+          << YAML::DoubleQuoted << v;
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::Key << "retry" << YAML::Value << YAML::BeginMap << YAML::Key
+      << "max_attempts" << YAML::Value << spec.retry.max_attempts << YAML::Key
+      << "backoff" << YAML::Value << Ms(spec.retry.backoff) << YAML::EndMap;
+  if (spec.timeout.count() != 0) {
+    out << YAML::Key << "timeout" << YAML::Value << Ms(spec.timeout);
+  }
+  if (!spec.output.empty()) EmitString(out, "output", spec.output);
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace taskgrid

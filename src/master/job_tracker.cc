@@ -1,0 +1,376 @@
+#include "master/job_tracker.h"
+
+#include <algorithm>
+#include <string>
+
+#include "taskgrid/processor.h"
+
+namespace taskgrid {
+
+JobTracker::JobTracker(int64_t job_id, Model model, RetryPolicy retry,
+                       WriteSink* sink, Clock* clock)
+    : job_id_(job_id), model_(model), retry_(retry), sink_(sink),
+      clock_(clock) {
+  worker_index_[""] = 0;
+}
+
+void JobTracker::SetKnownWorkers(const std::vector<std::string>& workers) {
+  for (const auto& w : workers) known_workers_[w] = true;
+}
+
+JobTracker::Slot* JobTracker::Find(int64_t id) {
+  if (id < 1 || id > static_cast<int64_t>(slots_.size())) return nullptr;
+  Slot& s = slots_[id - 1];
+  return s.loaded ? &s : nullptr;
+}
+
+const JobTracker::Slot* JobTracker::Find(int64_t id) const {
+  return const_cast<JobTracker*>(this)->Find(id);
+}
+
+uint16_t JobTracker::StageIndex(const std::string& stage) {
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    if (stages_[i] == stage) return static_cast<uint16_t>(i);
+  }
+  stages_.push_back(stage);
+  return static_cast<uint16_t>(stages_.size() - 1);
+}
+
+uint16_t JobTracker::WorkerIndex(const std::string& worker) {
+  auto it = worker_index_.find(worker);
+  if (it != worker_index_.end()) return it->second;
+  workers_.push_back(worker);
+  auto idx = static_cast<uint16_t>(workers_.size() - 1);
+  worker_index_[worker] = idx;
+  return idx;
+}
+
+void JobTracker::SetState(Slot& s, TaskState to) {
+  --counts_[static_cast<size_t>(s.state)];
+  ++counts_[static_cast<size_t>(to)];
+  s.state = to;
+}
+
+void JobTracker::Enqueue(int64_t id, const Slot& s) {
+  if (stages_[s.stage] == kReduceStage) return;  // the master runs it
+  if (stages_[s.stage] == kBroadcastStage && known_workers_.count(s.payload)) {
+    pinned_[WorkerIndex(s.payload)].push_back(id);
+    return;
+  }
+  ready_.push_back(id);
+}
+
+void JobTracker::AddLoadedTask(TaskRecord&& t) {
+  if (t.id >= next_id_) next_id_ = t.id + 1;
+  if (static_cast<int64_t>(slots_.size()) < t.id) slots_.resize(t.id);
+  Slot& s = slots_[t.id - 1];
+  s.payload = std::move(t.payload);
+  s.attempt = t.attempt;
+  s.attempt_base = t.attempt_base;
+  s.stage = StageIndex(t.stage);
+  s.worker = WorkerIndex(t.worker);
+  s.started_ms = t.started_ms;
+  s.loaded = true;
+  s.state = t.state;
+  ++counts_[static_cast<size_t>(t.state)];
+  if (stages_[s.stage] == kReduceStage) reduce_id_ = t.id;
+  switch (t.state) {
+    case TaskState::kDispatched:
+    case TaskState::kRunning:
+      // Its master died mid-attempt: run it again, as attempt+1.
+      SetState(s, TaskState::kPending);
+      WriteUpdate(t.id, s, s.attempt, 0, "", "");
+      Enqueue(t.id, s);
+      break;
+    case TaskState::kPending:
+      Enqueue(t.id, s);
+      break;
+    case TaskState::kFailed: {
+      int64_t wait = std::max<int64_t>(0, t.not_before_ms - clock_->NowMs());
+      if (stages_[s.stage] == kReduceStage) break;
+      delayed_.emplace(clock_->MonoMs() + wait, t.id);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void JobTracker::AddTerminalCounts(const TaskCounts& counts) {
+  for (TaskState st :
+       {TaskState::kSucceeded, TaskState::kDead, TaskState::kCancelled}) {
+    counts_[static_cast<size_t>(st)] += counts[static_cast<size_t>(st)];
+  }
+}
+
+void JobTracker::SetNextTaskId(int64_t next_id) {
+  next_id_ = std::max(next_id_, next_id);
+  if (static_cast<int64_t>(slots_.size()) < next_id_ - 1) {
+    slots_.resize(next_id_ - 1);
+  }
+}
+
+void JobTracker::WriteUpdate(int64_t id, const Slot& s,
+                             int32_t expected_attempt, int64_t finished_ms,
+                             std::string result, std::string error,
+                             int64_t not_before_ms) {
+  TaskUpdate u;
+  u.id = id;
+  u.expected_attempt = expected_attempt;
+  u.state = s.state;
+  u.attempt = s.attempt;
+  u.worker = workers_[s.worker];
+  u.started_ms = s.started_ms;
+  u.finished_ms = finished_ms;
+  u.not_before_ms = not_before_ms;
+  u.result = std::move(result);
+  u.error = std::move(error);
+  sink_->UpdateTask(std::move(u));
+}
+
+void JobTracker::Log(int64_t id, int32_t attempt, LogLevel level,
+                     std::string line) {
+  LogLine l;
+  l.task_id = id;
+  l.attempt = attempt;
+  l.ts_ms = clock_->NowMs();
+  l.level = static_cast<int>(level);
+  l.line = std::move(line);
+  sink_->AddLog(std::move(l));
+}
+
+std::vector<TaskAssignment> JobTracker::Dispatch(const std::string& worker,
+                                                 int max) {
+  std::vector<TaskAssignment> out;
+  const int64_t mono = clock_->MonoMs();
+  while (!delayed_.empty() && delayed_.top().first <= mono) {
+    ready_.push_back(delayed_.top().second);
+    delayed_.pop();
+  }
+  const uint16_t widx = WorkerIndex(worker);
+  auto pinned = pinned_.find(widx);
+  const int64_t now = clock_->NowMs();
+  while (static_cast<int>(out.size()) < max) {
+    std::deque<int64_t>* q = nullptr;
+    if (pinned != pinned_.end() && !pinned->second.empty()) {
+      q = &pinned->second;
+    } else if (!ready_.empty()) {
+      q = &ready_;
+    } else {
+      break;
+    }
+    const int64_t id = q->front();
+    q->pop_front();
+    Slot* s = Find(id);
+    // Skip ids that were cancelled or rerun while queued.
+    if (s == nullptr ||
+        (s->state != TaskState::kPending && s->state != TaskState::kFailed)) {
+      continue;
+    }
+    const int32_t expected = s->attempt;
+    ++s->attempt;
+    s->worker = widx;
+    s->started_ms = now;
+    SetState(*s, TaskState::kDispatched);
+    ++attempts_dispatched_;
+    WriteUpdate(id, *s, expected, 0, "", "");
+    TaskAssignment a;
+    a.ref = {job_id_, id, s->attempt};
+    a.stage = stages_[s->stage];
+    a.payload = s->payload;
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+int64_t JobTracker::MsUntilNextRetry() const {
+  if (delayed_.empty()) return -1;
+  return std::max<int64_t>(0, delayed_.top().first - clock_->MonoMs());
+}
+
+void JobTracker::MarkStarted(const TaskRef& ref) {
+  Slot* s = Find(ref.task_id);
+  if (s == nullptr || s->attempt != ref.attempt ||
+      s->state != TaskState::kDispatched) {
+    return;
+  }
+  SetState(*s, TaskState::kRunning);
+  WriteUpdate(ref.task_id, *s, s->attempt, 0, "", "");
+}
+
+int64_t JobTracker::Backoff(int32_t used_attempts) const {
+  int64_t ms = retry_.backoff.count();
+  for (int i = 1; i < used_attempts && ms < 60'000; ++i) ms *= 2;
+  return std::min<int64_t>(ms, 60'000);
+}
+
+bool JobTracker::OnReport(TaskReport&& r, const std::string& worker) {
+  const int64_t id = r.ref.task_id;
+  Slot* s = Find(id);
+  if (s == nullptr || s->attempt != r.ref.attempt || !IsInFlight(s->state)) {
+    ++rejected_reports_;
+    if (s != nullptr) {
+      Log(id, r.ref.attempt, LogLevel::kWarn,
+          "rejected report of attempt " + std::to_string(r.ref.attempt) +
+              " from " + worker + ": current attempt is " +
+              std::to_string(s->attempt) + " (" +
+              std::string(TaskStateName(s->state)) + ")");
+    }
+    return false;
+  }
+  for (auto& l : r.logs) {
+    LogLine line;
+    line.task_id = id;
+    line.attempt = r.ref.attempt;
+    line.ts_ms = l.ts_ms;
+    line.level = l.level;
+    line.line = std::move(l.line);
+    sink_->AddLog(std::move(line));
+  }
+  const int32_t attempt = s->attempt;
+  if (r.started_ms != 0) s->started_ms = r.started_ms;
+  const int64_t finished = r.finished_ms != 0 ? r.finished_ms : clock_->NowMs();
+  if (r.ok && !r.children.empty() && model_ != Model::kMap &&
+      model_ != Model::kMapReduce) {
+    r.ok = false;
+    r.error = "Map() is only allowed under the map and mapreduce models";
+  }
+  if (r.ok) {
+    // Children first: the parent's success and its children land in the
+    // same batch, so a crash never keeps one without the other.
+    const int64_t parent = id;
+    for (auto& group : r.children) {
+      const uint16_t stage = StageIndex(group.stage);
+      for (auto& payload : group.payloads) {
+        const int64_t cid = next_id_++;
+        slots_.resize(cid);
+        Slot& c = slots_[cid - 1];
+        c.stage = stage;
+        c.loaded = true;
+        c.state = TaskState::kPending;
+        ++counts_[static_cast<size_t>(TaskState::kPending)];
+        TaskRecord rec;
+        rec.job_id = job_id_;
+        rec.id = cid;
+        rec.parent_id = parent;
+        rec.stage = group.stage;
+        rec.payload = payload;
+        c.payload = std::move(payload);
+        sink_->AddTask(std::move(rec));
+        Enqueue(cid, c);
+      }
+    }
+    if (!r.children.empty()) sink_->SetNextTaskId(next_id_);
+    s = Find(id);  // slots_ may have moved
+    SetState(*s, TaskState::kSucceeded);
+    WriteUpdate(id, *s, attempt, finished, std::move(r.result), "");
+    return true;
+  }
+  ++failed_attempts_;
+  const int32_t used = attempt - s->attempt_base;
+  Log(id, attempt, LogLevel::kError,
+      "attempt " + std::to_string(attempt) + " failed: " + r.error);
+  if (used >= retry_.max_attempts) {
+    SetState(*s, TaskState::kDead);
+    Log(id, attempt, LogLevel::kError,
+        "dead after " + std::to_string(used) + " attempt(s)");
+    WriteUpdate(id, *s, attempt, finished, "", std::move(r.error));
+    return true;
+  }
+  SetState(*s, TaskState::kFailed);
+  const int64_t wait = Backoff(used);
+  WriteUpdate(id, *s, attempt, finished, "", std::move(r.error),
+              clock_->NowMs() + wait);
+  if (stages_[s->stage] != kReduceStage) {
+    delayed_.emplace(clock_->MonoMs() + wait, id);
+  }
+  return true;
+}
+
+bool JobTracker::AllTerminal() const {
+  return counts_[static_cast<size_t>(TaskState::kPending)] == 0 &&
+         counts_[static_cast<size_t>(TaskState::kDispatched)] == 0 &&
+         counts_[static_cast<size_t>(TaskState::kRunning)] == 0 &&
+         counts_[static_cast<size_t>(TaskState::kFailed)] == 0;
+}
+
+bool JobTracker::AllSucceeded() const {
+  return AllTerminal() && counts_[static_cast<size_t>(TaskState::kDead)] == 0 &&
+         counts_[static_cast<size_t>(TaskState::kCancelled)] == 0;
+}
+
+int64_t JobTracker::EnsureReduceTask() {
+  if (reduce_id_ != 0) return reduce_id_;
+  const int64_t id = next_id_++;
+  slots_.resize(id);
+  Slot& s = slots_[id - 1];
+  s.stage = StageIndex(kReduceStage);
+  s.loaded = true;
+  s.state = TaskState::kPending;
+  ++counts_[static_cast<size_t>(TaskState::kPending)];
+  TaskRecord rec;
+  rec.job_id = job_id_;
+  rec.id = id;
+  rec.stage = kReduceStage;
+  sink_->AddTask(std::move(rec));
+  sink_->SetNextTaskId(next_id_);
+  reduce_id_ = id;
+  return id;
+}
+
+TaskRef JobTracker::StartReduce() {
+  Slot* s = Find(reduce_id_);
+  const int32_t expected = s->attempt;
+  ++s->attempt;
+  s->worker = WorkerIndex(kMasterWorkerId);
+  s->started_ms = clock_->NowMs();
+  SetState(*s, TaskState::kRunning);
+  ++attempts_dispatched_;
+  WriteUpdate(reduce_id_, *s, expected, 0, "", "");
+  return {job_id_, reduce_id_, s->attempt};
+}
+
+void JobTracker::CancelAll() {
+  const int64_t now = clock_->NowMs();
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& s = slots_[i];
+    if (!s.loaded || IsTerminal(s.state)) continue;
+    SetState(s, TaskState::kCancelled);
+    WriteUpdate(static_cast<int64_t>(i + 1), s, s.attempt, now, "",
+                "job cancelled");
+  }
+  ready_.clear();
+  pinned_.clear();
+  while (!delayed_.empty()) delayed_.pop();
+}
+
+std::vector<TaskRef> JobTracker::InFlightOf(const std::string& worker) const {
+  std::vector<TaskRef> out;
+  auto it = worker_index_.find(worker);
+  if (it == worker_index_.end()) return out;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& s = slots_[i];
+    if (s.loaded && IsInFlight(s.state) && s.worker == it->second) {
+      out.push_back({job_id_, static_cast<int64_t>(i + 1), s.attempt});
+    }
+  }
+  return out;
+}
+
+int64_t JobTracker::total_tasks() const {
+  int64_t n = 0;
+  for (int64_t c : counts_) n += c;
+  return n;
+}
+
+int32_t JobTracker::attempt_of(int64_t task_id) const {
+  const Slot* s = Find(task_id);
+  return s ? s->attempt : -1;
+}
+
+TaskState JobTracker::state_of(int64_t task_id) const {
+  const Slot* s = Find(task_id);
+  return s ? s->state : TaskState::kCancelled;
+}
+
+}  // namespace taskgrid

@@ -1,0 +1,401 @@
+#include "master/master.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <exception>
+#include <iostream>
+
+#include "core/owner.h"
+#include "core/status_macros.h"
+
+namespace taskgrid {
+namespace {
+
+// The JobContext that Reduce() and PostProcess() see.
+class JobContextImpl : public JobContext {
+ public:
+  JobContextImpl(const JobDefinition& def, StateStore* store,
+                 StoreWriter* writer, const TaskCounts& counts,
+                 const std::atomic<bool>* cancelled, Clock* clock)
+      : def_(def), store_(store), writer_(writer), counts_(counts),
+        cancelled_(cancelled), clock_(clock) {}
+
+  int64_t job_id() const override { return def_.job_id; }
+  const std::string& job_name() const override { return def_.name; }
+  const Params& params() const override { return def_.params; }
+  const std::string& output_dir() const override { return def_.output; }
+  int64_t succeeded_tasks() const override {
+    return counts_[static_cast<size_t>(TaskState::kSucceeded)];
+  }
+  int64_t dead_tasks() const override {
+    return counts_[static_cast<size_t>(TaskState::kDead)];
+  }
+  Status ForEachResult(
+      const std::function<void(const TaskResult&)>& fn) override {
+    // Results reach the store by group commit: make them all durable first.
+    RETURN_IF_ERROR(writer_->Flush());
+    TaskResult r;
+    return store_->ForEachResult(
+        def_.job_id, kReduceStage,
+        [&](int64_t id, const std::string& stage, const std::string& result) {
+          r.task_id = id;
+          r.stage = stage;
+          r.result = result;
+          fn(r);
+        });
+  }
+  void Log(LogLevel level, std::string_view line) override {
+    logs_.push_back({clock_->NowMs(), static_cast<int>(level),
+                     std::string(line)});
+  }
+  bool cancelled() const override { return cancelled_->load(); }
+  void SetResult(std::string result) override { result_ = std::move(result); }
+
+  std::vector<ReportedLog>& logs() { return logs_; }
+  std::string& result() { return result_; }
+
+ private:
+  const JobDefinition& def_;
+  StateStore* const store_;
+  StoreWriter* const writer_;
+  const TaskCounts counts_;
+  const std::atomic<bool>* cancelled_;
+  Clock* const clock_;
+  std::vector<ReportedLog> logs_;
+  std::string result_;
+};
+
+// Runs fn, turning an exception into a failed Status.
+template <typename Fn>
+Status Guarded(Fn&& fn) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return UnknownError(std::string("exception: ") + e.what());
+  } catch (...) {
+    return UnknownError("unknown exception");
+  }
+}
+
+}  // namespace
+
+Master::Master(StateStore* store, const ProcessorRegistry* registry,
+               MasterOptions options)
+    : store_(store), registry_(registry), options_(std::move(options)),
+      clock_(options_.clock ? options_.clock : Clock::Real()) {}
+
+Master::~Master() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    phase_ = Phase::kDone;
+  }
+  work_cv_.notify_all();
+  writer_.reset();
+}
+
+Status Master::Start(int64_t job_id,
+                     const std::vector<std::string>& worker_ids) {
+  ASSIGN_OR_RETURN(JobRecord job, store_->GetJob(job_id));
+  auto spec = ParseJobSpec(job.spec_yaml, "job " + std::to_string(job_id));
+  if (!spec.ok()) {
+    return FailedPreconditionError("cannot load the spec of job " +
+                                   std::to_string(job_id) + ": " +
+                                   spec.status().message());
+  }
+  spec_ = *std::move(spec);
+  ASSIGN_OR_RETURN(epoch_,
+                   store_->AcquireJob(job_id, options_.owner, clock_->NowMs(),
+                                      options_.lease_ms, OwnerIsAlive));
+  job_id_ = job_id;
+  definition_.job_id = job_id;
+  definition_.name = spec_.name;
+  definition_.processor = spec_.processor;
+  definition_.model = spec_.model;
+  definition_.params = spec_.params;
+  definition_.output = spec_.output;
+  definition_.timeout_ms = spec_.timeout.count();
+
+  writer_ = std::make_unique<StoreWriter>(
+      store_, job_id, epoch_, clock_, options_.writer,
+      [this](const Status& s) { OnWriterError(s); });
+  auto tracker = std::make_unique<JobTracker>(job_id, spec_.model,
+                                              spec_.retry, writer_.get(),
+                                              clock_);
+  tracker->SetKnownWorkers(worker_ids);
+  ASSIGN_OR_RETURN(TaskCounts counts, store_->CountTasks(job_id));
+  tracker->AddTerminalCounts(counts);
+  RETURN_IF_ERROR(store_->ForEachUnfinishedTask(
+      job_id, [&](TaskRecord&& t) { tracker->AddLoadedTask(std::move(t)); }));
+  tracker->SetNextTaskId(job.next_task_id);
+  std::lock_guard<std::mutex> lock(mu_);
+  tracker_ = std::move(tracker);
+  phase_ = Phase::kRunning;
+  work_cv_.notify_all();
+  return OkStatus();
+}
+
+void Master::OnWriterError(const Status& s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  writer_error_ = s;
+  state_cv_.notify_all();
+}
+
+void Master::Interrupt() {
+  std::lock_guard<std::mutex> lock(mu_);
+  interrupted_ = true;
+  if (phase_ == Phase::kRunning) phase_ = Phase::kStopping;
+  state_cv_.notify_all();
+  work_cv_.notify_all();
+}
+
+Progress Master::progress() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Progress p;
+  if (tracker_) {
+    p.counts = tracker_->counts();
+    p.total = tracker_->total_tasks();
+  }
+  p.finished = phase_ == Phase::kDone;
+  return p;
+}
+
+JobOutcome Master::OutcomeLocked(JobState state, std::string error) const {
+  JobOutcome o;
+  o.state = state;
+  o.counts = tracker_->counts();
+  o.attempts = tracker_->attempts_dispatched();
+  o.failed_attempts = tracker_->failed_attempts();
+  o.rejected_reports = tracker_->rejected_reports();
+  o.error = std::move(error);
+  return o;
+}
+
+bool Master::RunReduce(std::unique_lock<std::mutex>& lock,
+                       std::string* result) {
+  tracker_->EnsureReduceTask();
+  std::atomic<bool> cancelled{false};
+  while (true) {
+    if (interrupted_ || !writer_error_.ok()) return false;
+    const TaskRef ref = tracker_->StartReduce();
+    const TaskCounts counts = tracker_->counts();
+    lock.unlock();
+    JobContextImpl ctx(definition_, store_, writer_.get(), counts, &cancelled,
+                       clock_);
+    TaskReport report;
+    report.ref = ref;
+    report.started_ms = clock_->NowMs();
+    Status s = Guarded([&] {
+      auto proc = registry_->Create(spec_.processor);
+      if (proc == nullptr) {
+        return FailedPreconditionError("processor '" + spec_.processor +
+                                       "' is not registered");
+      }
+      return proc->Reduce(ctx);
+    });
+    report.finished_ms = clock_->NowMs();
+    report.ok = s.ok();
+    report.error = s.ok() ? "" : s.ToString();
+    report.result = ctx.result();
+    report.logs = std::move(ctx.logs());
+    lock.lock();
+    tracker_->OnReport(std::move(report), kMasterWorkerId);
+    const TaskState st = tracker_->state_of(ref.task_id);
+    if (st == TaskState::kSucceeded) {
+      *result = ctx.result();
+      return true;
+    }
+    if (st == TaskState::kDead) return false;
+    // Failed, will retry: wait out the backoff (interruptible).
+    int64_t backoff = spec_.retry.backoff.count();
+    for (int32_t i = 1; i < tracker_->attempt_of(ref.task_id); ++i) {
+      backoff = std::min<int64_t>(backoff * 2, 60'000);
+    }
+    state_cv_.wait_for(lock, std::chrono::milliseconds(backoff), [&] {
+      return interrupted_ || !writer_error_.ok();
+    });
+  }
+}
+
+Status Master::RunPostProcess(std::unique_lock<std::mutex>& lock) {
+  std::atomic<bool> cancelled{false};
+  const TaskCounts counts = tracker_->counts();
+  lock.unlock();
+  JobContextImpl ctx(definition_, store_, writer_.get(), counts, &cancelled,
+                     clock_);
+  Status s = Guarded([&] {
+    auto proc = registry_->Create(spec_.processor);
+    if (proc == nullptr) {
+      return FailedPreconditionError("processor '" + spec_.processor +
+                                     "' is not registered");
+    }
+    return proc->PostProcess(ctx);
+  });
+  for (const auto& l : ctx.logs()) {
+    std::cerr << "[job " << job_id_ << " post-process] " << l.line << "\n";
+  }
+  lock.lock();
+  return s;
+}
+
+StatusOr<JobOutcome> Master::Wait() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!tracker_) return FailedPreconditionError("Master::Wait before Start");
+  state_cv_.wait(lock, [&] {
+    return interrupted_ || !writer_error_.ok() || tracker_->AllTerminal();
+  });
+  auto finish = [&](JobOutcome o) -> StatusOr<JobOutcome> {
+    phase_ = Phase::kDone;
+    work_cv_.notify_all();
+    return o;
+  };
+  if (!writer_error_.ok()) {
+    phase_ = Phase::kStopping;
+    const Status err = writer_error_;
+    lock.unlock();
+    auto job = store_->GetJob(job_id_);
+    lock.lock();
+    if (job.ok() && job->state == JobState::kCancelled) {
+      tracker_->CancelAll();
+      return finish(OutcomeLocked(JobState::kCancelled, "job cancelled"));
+    }
+    return err.WithPrefix("lost the job's state store");
+  }
+  if (interrupted_) {
+    phase_ = Phase::kStopping;
+    work_cv_.notify_all();
+    lock.unlock();
+    Status s = writer_->Flush();
+    lock.lock();
+    RETURN_IF_ERROR(s);
+    return finish(OutcomeLocked(JobState::kRunning, "interrupted"));
+  }
+  // Every task is terminal.
+  std::string result;
+  std::string error;
+  bool ok = tracker_->AllSucceeded();
+  if (ok && spec_.model == Model::kMapReduce) {
+    ok = RunReduce(lock, &result);
+    if (!ok) error = "reduce failed";
+    if (interrupted_ || !writer_error_.ok()) {
+      lock.unlock();
+      writer_->Flush().IgnoreError();
+      lock.lock();
+      if (!writer_error_.ok()) return writer_error_;
+      return finish(OutcomeLocked(JobState::kRunning, "interrupted"));
+    }
+  } else if (!ok) {
+    error = std::to_string(tracker_->counts()[static_cast<size_t>(
+                TaskState::kDead)]) +
+            " task(s) dead";
+  }
+  Status post = RunPostProcess(lock);
+  if (!post.ok()) {
+    ok = false;
+    error = post.WithPrefix("post-process").ToString();
+  }
+  const JobState final_state = ok ? JobState::kSucceeded : JobState::kFailed;
+  writer_->SetJobState(final_state, clock_->NowMs(),
+                       result.empty() ? std::nullopt
+                                      : std::optional<std::string>(result));
+  lock.unlock();
+  Status s = writer_->Flush();
+  lock.lock();
+  if (!s.ok()) {
+    auto job = store_->GetJob(job_id_);
+    if (job.ok() && job->state == JobState::kCancelled) {
+      return finish(OutcomeLocked(JobState::kCancelled, "job cancelled"));
+    }
+    return s.WithPrefix("could not record the job's final state");
+  }
+  JobOutcome o = OutcomeLocked(final_state, error);
+  o.result = result;
+  return finish(o);
+}
+
+Status Master::RegisterWorker(const WorkerInfo&) { return OkStatus(); }
+
+StatusOr<JobDefinition> Master::GetJobDefinition(int64_t job_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (job_id != job_id_ || phase_ == Phase::kIdle) {
+    return NotFoundError("job " + std::to_string(job_id) +
+                         " is not run by this master");
+  }
+  return definition_;
+}
+
+StatusOr<FetchResponse> Master::Fetch(const FetchRequest& req) {
+  std::unique_lock<std::mutex> lock(mu_);
+  FetchResponse resp;
+  const int64_t deadline = clock_->MonoMs() + req.wait_ms;
+  while (true) {
+    if (phase_ == Phase::kStopping || phase_ == Phase::kDone) {
+      resp.shutdown = phase_ == Phase::kDone || interrupted_;
+      return resp;
+    }
+    if (phase_ == Phase::kRunning) {
+      resp.tasks = tracker_->Dispatch(req.worker_id, req.max_tasks);
+      if (!resp.tasks.empty()) return resp;
+    }
+    int64_t wait = deadline - clock_->MonoMs();
+    if (wait <= 0) return resp;
+    if (phase_ == Phase::kRunning) {
+      const int64_t retry = tracker_->MsUntilNextRetry();
+      if (retry >= 0) wait = std::min(wait, retry + 1);
+    }
+    work_cv_.wait_for(lock, std::chrono::milliseconds(wait));
+  }
+}
+
+Status Master::Started(const std::string&, const std::vector<TaskRef>& tasks) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (phase_ != Phase::kRunning) return OkStatus();
+  for (const auto& t : tasks) tracker_->MarkStarted(t);
+  return OkStatus();
+}
+
+StatusOr<ReportResponse> Master::Report(const std::string& worker_id,
+                                        std::vector<TaskReport> reports) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ReportResponse resp;
+  resp.accepted.reserve(reports.size());
+  bool wake_workers = false;
+  for (auto& r : reports) {
+    // While stopping, nothing more is recorded: in-flight tasks stay
+    // in flight in the store and run again as attempt+1 on resume.
+    const bool may_spawn = !r.children.empty() || !r.ok;
+    const bool ok = phase_ == Phase::kRunning &&
+                    tracker_->OnReport(std::move(r), worker_id);
+    wake_workers |= ok && may_spawn;
+    resp.accepted.push_back(ok);
+  }
+  if (wake_workers) work_cv_.notify_all();
+  if (tracker_ && tracker_->AllTerminal()) state_cv_.notify_all();
+  return resp;
+}
+
+StatusOr<HeartbeatResponse> Master::Heartbeat(const HeartbeatRequest& req) {
+  std::lock_guard<std::mutex> lock(mu_);
+  HeartbeatResponse resp;
+  if (phase_ == Phase::kStopping || phase_ == Phase::kDone) {
+    resp.cancel = req.running;
+    resp.shutdown = phase_ == Phase::kDone || interrupted_;
+    return resp;
+  }
+  if (tracker_) {
+    // Attempts the worker still runs but the master no longer expects
+    // (cancelled, or superseded): tell it to stop them.
+    for (const auto& ref : req.running) {
+      if (ref.job_id != job_id_ || tracker_->attempt_of(ref.task_id) !=
+                                       ref.attempt ||
+          !IsInFlight(tracker_->state_of(ref.task_id))) {
+        resp.cancel.push_back(ref);
+      }
+    }
+  }
+  return resp;
+}
+
+}  // namespace taskgrid

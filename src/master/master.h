@@ -1,0 +1,120 @@
+// Master: drives one job to completion. It takes the job's lease in the
+// store (AcquireJob → epoch), loads what is unfinished, serves tasks to
+// workers through MasterService (any Transport), applies their reports
+// (fenced by attempt), persists every change through a StoreWriter (group
+// commit, fenced by epoch), runs Reduce and PostProcess itself, and writes
+// the job's final state.
+//
+//   Master m(store, registry, opts);
+//   RETURN_IF_ERROR(m.Start(job_id, worker_ids));
+//   ... workers connect through a Transport serving &m ...
+//   StatusOr<JobOutcome> out = m.Wait();
+//
+// Thread-safety: MasterService methods, Interrupt() and progress() may be
+// called from any thread; Start() and Wait() from one controlling thread.
+#ifndef TASKGRID_MASTER_MASTER_H_
+#define TASKGRID_MASTER_MASTER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "master/job_tracker.h"
+#include "master/store_writer.h"
+#include "rpc/transport.h"
+#include "store/state_store.h"
+#include "taskgrid/job_spec.h"
+#include "taskgrid/processor.h"
+
+namespace taskgrid {
+
+struct MasterOptions {
+  std::string owner;  // "pid@host"; identifies the lease holder
+  int64_t lease_ms = 10'000;
+  StoreWriterOptions writer;
+  Clock* clock = nullptr;  // nullptr = Clock::Real()
+};
+
+struct JobOutcome {
+  JobState state = JobState::kRunning;  // kRunning: interrupted, resumable
+  TaskCounts counts{};
+  int64_t attempts = 0;         // attempts dispatched by this master
+  int64_t failed_attempts = 0;  // of which failed
+  int64_t rejected_reports = 0;
+  std::string result;  // the reduce result, if any
+  std::string error;   // why the job failed or stopped, if it did
+};
+
+struct Progress {
+  TaskCounts counts{};
+  int64_t total = 0;
+  bool finished = false;
+};
+
+class Master : public MasterService {
+ public:
+  // `store` and `registry` must outlive the master.
+  Master(StateStore* store, const ProcessorRegistry* registry,
+         MasterOptions options);
+  ~Master() override;
+
+  // Takes the job's lease and loads it. `worker_ids` are the workers
+  // expected (broadcast tasks are pinned to them). FailedPrecondition if
+  // another live process holds the job or it is already finished.
+  Status Start(int64_t job_id, const std::vector<std::string>& worker_ids);
+  // Blocks until the job is finished (state durable) or stopped. Returns an
+  // error only if the store failed in a way that leaves the state unknown.
+  StatusOr<JobOutcome> Wait();
+  // Stops handing out tasks and cancels running attempts; the job stays
+  // resumable (in-flight tasks rerun as attempt+1 on resume).
+  void Interrupt();
+  Progress progress() const;
+
+  // MasterService.
+  Status RegisterWorker(const WorkerInfo& info) override;
+  StatusOr<JobDefinition> GetJobDefinition(int64_t job_id) override;
+  StatusOr<FetchResponse> Fetch(const FetchRequest& req) override;
+  Status Started(const std::string& worker_id,
+                 const std::vector<TaskRef>& tasks) override;
+  StatusOr<ReportResponse> Report(const std::string& worker_id,
+                                  std::vector<TaskReport> reports) override;
+  StatusOr<HeartbeatResponse> Heartbeat(const HeartbeatRequest& req) override;
+
+ private:
+  enum class Phase { kIdle, kRunning, kStopping, kDone };
+
+  void OnWriterError(const Status& s);
+  // Runs Reduce (mapreduce, everything succeeded) with retries; returns
+  // false if it ended dead.
+  bool RunReduce(std::unique_lock<std::mutex>& lock, std::string* result);
+  Status RunPostProcess(std::unique_lock<std::mutex>& lock);
+  JobOutcome OutcomeLocked(JobState state, std::string error) const;
+
+  StateStore* const store_;
+  const ProcessorRegistry* const registry_;
+  const MasterOptions options_;
+  Clock* const clock_;
+
+  // Constant after Start().
+  int64_t job_id_ = 0;
+  JobSpec spec_;
+  JobDefinition definition_;
+  int64_t epoch_ = 0;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;   // tasks became ready
+  std::condition_variable state_cv_;  // phase or completion changed
+  Phase phase_ = Phase::kIdle;        // guarded by mu_
+  bool interrupted_ = false;          // guarded by mu_
+  Status writer_error_;               // guarded by mu_
+  std::unique_ptr<StoreWriter> writer_;
+  std::unique_ptr<JobTracker> tracker_;  // guarded by mu_
+};
+
+}  // namespace taskgrid
+
+#endif  // TASKGRID_MASTER_MASTER_H_

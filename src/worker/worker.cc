@@ -1,0 +1,280 @@
+#include "worker/worker.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <map>
+#include <stdexcept>
+
+namespace taskgrid {
+
+// One attempt in progress: the TaskContext the processor sees.
+class Worker::Running : public TaskContext {
+ public:
+  Running(const TaskAssignment& a, const JobDefinition& def,
+          const std::string& worker_id, Clock* clock)
+      : a_(a), def_(def), worker_id_(worker_id), clock_(clock) {
+    if (def.timeout_ms > 0) deadline_mono_ = clock->MonoMs() + def.timeout_ms;
+  }
+
+  int64_t job_id() const override { return a_.ref.job_id; }
+  int64_t task_id() const override { return a_.ref.task_id; }
+  const std::string& stage() const override { return a_.stage; }
+  const std::string& payload() const override { return a_.payload; }
+  int attempt() const override { return a_.ref.attempt; }
+  const Params& params() const override { return def_.params; }
+  const std::string& worker_id() const override { return worker_id_; }
+  const std::string& output_dir() const override { return def_.output; }
+
+  void Log(LogLevel level, std::string_view line) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    logs_.push_back({clock_->NowMs(), static_cast<int>(level),
+                     std::string(line)});
+  }
+  bool cancelled() const override { return cancelled_.load(); }
+  bool SleepFor(std::chrono::milliseconds d) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    return !cv_.wait_for(lock, d, [&] { return cancelled_.load(); });
+  }
+  void SetResult(std::string result) override { result_ = std::move(result); }
+  void Map(std::vector<std::string> payloads,
+           std::string_view stage) override {
+    if (def_.model != Model::kMap && def_.model != Model::kMapReduce) {
+      throw std::logic_error(
+          "Map() is only allowed under the map and mapreduce models (this "
+          "job's model is " +
+          std::string(ModelName(def_.model)) + ")");
+    }
+    if (stage.empty() || stage == "reduce") {
+      throw std::invalid_argument("Map(): invalid stage name '" +
+                                  std::string(stage) + "'");
+    }
+    children_.push_back({std::string(stage), std::move(payloads)});
+  }
+
+  void Cancel(std::string why) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cancelled_.load()) return;
+      cancel_reason_ = std::move(why);
+      cancelled_.store(true);
+    }
+    cv_.notify_all();
+  }
+
+  const TaskRef& ref() const { return a_.ref; }
+  int64_t deadline_mono() const { return deadline_mono_; }
+  int64_t timeout_ms() const { return def_.timeout_ms; }
+
+  TaskReport TakeReport(Status s, int64_t started_ms) {
+    TaskReport r;
+    r.ref = a_.ref;
+    r.started_ms = started_ms;
+    r.finished_ms = clock_->NowMs();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (s.ok() && cancelled_.load()) {
+      // Finished, but too late: a timed-out attempt does not count.
+      s = DeadlineExceededError(cancel_reason_);
+    } else if (!s.ok() && cancelled_.load()) {
+      s = Status(s.code(), cancel_reason_ + " (" + s.message() + ")");
+    }
+    r.ok = s.ok();
+    if (r.ok) {
+      r.result = std::move(result_);
+      r.children = std::move(children_);
+    } else {
+      r.error = s.ToString();
+    }
+    r.logs = std::move(logs_);
+    return r;
+  }
+
+ private:
+  const TaskAssignment& a_;
+  const JobDefinition& def_;
+  const std::string& worker_id_;
+  Clock* const clock_;
+  int64_t deadline_mono_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<bool> cancelled_{false};
+  std::string cancel_reason_;            // guarded by mu_
+  std::vector<ReportedLog> logs_;        // guarded by mu_
+  std::string result_;                   // processor thread only
+  std::vector<ChildTasks> children_;     // processor thread only
+};
+
+Worker::Worker(WorkerOptions options, std::unique_ptr<MasterService> master,
+               const ProcessorRegistry* registry)
+    : options_(std::move(options)), master_(std::move(master)),
+      registry_(registry),
+      clock_(options_.clock ? options_.clock : Clock::Real()) {}
+
+Worker::~Worker() {
+  Stop();
+  Join();
+}
+
+Status Worker::Start() {
+  WorkerInfo info;
+  info.id = options_.id;
+  info.slots = options_.slots;
+  Status s = master_->RegisterWorker(info);
+  if (!s.ok()) return s;
+  live_slots_ = options_.slots;
+  for (int i = 0; i < options_.slots; ++i) {
+    threads_.emplace_back([this, i] { SlotLoop(i); });
+  }
+  watchdog_ = std::thread([this] { WatchdogLoop(); });
+  return OkStatus();
+}
+
+void Worker::Stop() { stop_ = true; }
+
+void Worker::Join() {
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  stop_ = true;
+  if (watchdog_.joinable()) watchdog_.join();
+}
+
+bool Worker::done() const { return live_slots_.load() == 0; }
+
+namespace {
+
+// Runs the processor, turning an exception into a failed attempt.
+Status RunGuarded(Processor& p, TaskContext& ctx) {
+  try {
+    return p.Process(ctx);
+  } catch (const std::exception& e) {
+    return UnknownError(std::string("processor threw: ") + e.what());
+  } catch (...) {
+    return UnknownError("processor threw a non-std exception");
+  }
+}
+
+}  // namespace
+
+void Worker::SlotLoop(int) {
+  // Per-slot caches: one job definition and processor instance per job.
+  std::map<int64_t, JobDefinition> defs;
+  std::map<int64_t, std::unique_ptr<Processor>> procs;
+  int batch = 1;
+  int64_t backoff_ms = 10;
+  while (!stop_) {
+    FetchRequest req;
+    req.worker_id = options_.id;
+    req.max_tasks = batch;
+    req.wait_ms = options_.fetch_wait_ms;
+    auto fetched = master_->Fetch(req);
+    if (!fetched.ok()) {
+      // Master unreachable: back off and retry.
+      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+      backoff_ms = std::min<int64_t>(backoff_ms * 2, 2000);
+      continue;
+    }
+    backoff_ms = 10;
+    if (fetched->shutdown) break;
+    if (fetched->tasks.empty()) continue;
+
+    std::vector<TaskReport> reports;
+    reports.reserve(fetched->tasks.size());
+    const int64_t batch_start = clock_->MonoMs();
+    for (const TaskAssignment& a : fetched->tasks) {
+      const int64_t job_id = a.ref.job_id;
+      auto dit = defs.find(job_id);
+      if (dit == defs.end()) {
+        auto def = master_->GetJobDefinition(job_id);
+        if (!def.ok()) {
+          TaskReport r;
+          r.ref = a.ref;
+          r.error = def.status().ToString();
+          reports.push_back(std::move(r));
+          continue;
+        }
+        dit = defs.emplace(job_id, *std::move(def)).first;
+      }
+      auto pit = procs.find(job_id);
+      if (pit == procs.end()) {
+        pit = procs.emplace(job_id, registry_->Create(dit->second.processor))
+                  .first;
+      }
+      Running run(a, dit->second, options_.id, clock_);
+      const int64_t started = clock_->NowMs();
+      if (fetched->tasks.size() == 1) {
+        master_->Started(options_.id, {a.ref}).IgnoreError();
+      }
+      {
+        std::lock_guard<std::mutex> lock(running_mu_);
+        running_.push_back(&run);
+      }
+      Status s = pit->second == nullptr
+                     ? FailedPreconditionError(
+                           "processor '" + dit->second.processor +
+                           "' is not registered in this worker")
+                     : RunGuarded(*pit->second, run);
+      {
+        std::lock_guard<std::mutex> lock(running_mu_);
+        running_.erase(std::find(running_.begin(), running_.end(), &run));
+      }
+      reports.push_back(run.TakeReport(std::move(s), started));
+    }
+    const int64_t elapsed = clock_->MonoMs() - batch_start;
+    const auto n = static_cast<int64_t>(fetched->tasks.size());
+    if (elapsed <= n / 4) {
+      batch = std::min(batch * 2, options_.max_batch);  // under ~0.25 ms/task
+    } else if (elapsed > 20 * n || elapsed > 50) {
+      batch = 1;
+    }
+    // Reports are retried until the master takes them: an outcome is never
+    // dropped while the master is merely unreachable.
+    while (true) {
+      auto resp = master_->Report(options_.id, reports);
+      if (resp.ok() || stop_) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+      backoff_ms = std::min<int64_t>(backoff_ms * 2, 2000);
+    }
+  }
+  live_slots_.fetch_sub(1);
+}
+
+void Worker::WatchdogLoop() {
+  int64_t last_heartbeat = 0;
+  while (!done()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const int64_t now = clock_->MonoMs();
+    std::vector<TaskRef> running;
+    {
+      std::lock_guard<std::mutex> lock(running_mu_);
+      for (Running* r : running_) {
+        if (r->deadline_mono() != 0 && now >= r->deadline_mono()) {
+          r->Cancel("timed out after " + std::to_string(r->timeout_ms()) +
+                    " ms");
+        }
+        running.push_back(r->ref());
+      }
+    }
+    if (now - last_heartbeat < options_.heartbeat_ms) continue;
+    last_heartbeat = now;
+    HeartbeatRequest hb;
+    hb.worker_id = options_.id;
+    hb.running = running;
+    auto resp = master_->Heartbeat(hb);
+    if (!resp.ok()) continue;
+    if (!resp->cancel.empty()) {
+      std::lock_guard<std::mutex> lock(running_mu_);
+      for (Running* r : running_) {
+        for (const TaskRef& c : resp->cancel) {
+          if (c.job_id == r->ref().job_id && c.task_id == r->ref().task_id &&
+              c.attempt == r->ref().attempt) {
+            r->Cancel("cancelled by the master");
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace taskgrid

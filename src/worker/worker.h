@@ -1,0 +1,76 @@
+// Worker: N slots that fetch tasks from a MasterService, run the job's
+// processor on them and report the outcomes.
+//
+// Each slot fetches a batch, runs it, and reports it as one call. The batch
+// size adapts: it doubles (up to 256) while tasks take under a millisecond
+// and falls back to 1 for slow tasks, so a million no-op tasks cost a few
+// thousand round trips while long tasks are spread one per slot. Slots in
+// one-task mode tell the master when a task starts (state `running`).
+//
+// Per-task timeouts and cancellation are enforced by a watchdog thread that
+// sets the attempt's cancel flag; heartbeats carry the list of running
+// attempts and bring back the ones the master wants cancelled.
+//
+// Thread-safety: Start/Stop/Join from one controlling thread.
+#ifndef TASKGRID_WORKER_WORKER_H_
+#define TASKGRID_WORKER_WORKER_H_
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "rpc/transport.h"
+#include "taskgrid/processor.h"
+
+namespace taskgrid {
+
+struct WorkerOptions {
+  std::string id;
+  int slots = 1;
+  int64_t heartbeat_ms = 200;
+  int64_t fetch_wait_ms = 500;
+  int max_batch = 256;
+  Clock* clock = nullptr;  // nullptr = Clock::Real()
+};
+
+class Worker {
+ public:
+  // `registry` must outlive the worker.
+  Worker(WorkerOptions options, std::unique_ptr<MasterService> master,
+         const ProcessorRegistry* registry);
+  ~Worker();  // Stop() + Join()
+
+  Status Start();
+  // Asks every slot to finish its current batch and exit.
+  void Stop();
+  void Join();
+  // True once every slot has exited (the master said shutdown, or Stop()).
+  bool done() const;
+
+ private:
+  class Running;  // one running attempt
+  struct Slot;
+
+  void SlotLoop(int index);
+  void WatchdogLoop();
+
+  const WorkerOptions options_;
+  const std::unique_ptr<MasterService> master_;
+  const ProcessorRegistry* const registry_;
+  Clock* const clock_;
+
+  std::atomic<bool> stop_{false};
+  std::atomic<int> live_slots_{0};
+  std::mutex running_mu_;
+  std::vector<Running*> running_;  // guarded by running_mu_
+  std::vector<std::thread> threads_;
+  std::thread watchdog_;
+};
+
+}  // namespace taskgrid
+
+#endif  // TASKGRID_WORKER_WORKER_H_
