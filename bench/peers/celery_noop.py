@@ -147,6 +147,9 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--timeout", type=float, default=900.0)
     args = ap.parse_args()
+    # SIGTERM (e.g. from bench/noop_e2e.sh's cleanup) unwinds like Ctrl-C, so the
+    # finally/with blocks below stop the processes this script started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if not args.redis_url:
         ap.error("--redis-url (or $%s) is required" % ENV_URL)
 

@@ -22,6 +22,7 @@ import argparse
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -56,6 +57,9 @@ def main() -> int:
     ap.add_argument("--threads-per-worker", type=int, default=1)
     ap.add_argument("--warmup", type=int, default=200)
     args = ap.parse_args()
+    # SIGTERM (e.g. from bench/noop_e2e.sh's cleanup) unwinds like Ctrl-C, so the
+    # finally/with blocks below stop the processes this script started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     workdir = tempfile.mkdtemp(prefix="dask-noop-")
     try:

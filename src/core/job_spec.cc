@@ -808,28 +808,30 @@ std::string JobSpecToYaml(const JobSpec& spec) {
   out << YAML::Key << "model" << YAML::Value
       << std::string(ModelName(spec.model));
   if (spec.input_kind == JobSpec::InputKind::kRange) {
-    out << YAML::Key << "input" << YAML::Value << YAML::BeginMap << YAML::Key
-        << "range" << YAML::Value << YAML::BeginMap << YAML::Key << "start"
-        << YAML::Value << spec.range.start << YAML::Key << "end" << YAML::Value
-        << spec.range.end << YAML::Key << "step" << YAML::Value
-        << spec.range.step << YAML::EndMap << YAML::EndMap;
+    out << YAML::Key << "input" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "range" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "start" << YAML::Value << spec.range.start;
+    out << YAML::Key << "end" << YAML::Value << spec.range.end;
+    out << YAML::Key << "step" << YAML::Value << spec.range.step;
+    out << YAML::EndMap << YAML::EndMap;
   } else if (spec.input_kind == JobSpec::InputKind::kList) {
-    out << YAML::Key << "input" << YAML::Value << YAML::BeginMap << YAML::Key
-        << "list" << YAML::Value << YAML::BeginSeq;
+    out << YAML::Key << "input" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "list" << YAML::Value << YAML::BeginSeq;
     for (const std::string& item : spec.list) out << YAML::DoubleQuoted << item;
     out << YAML::EndSeq << YAML::EndMap;
   }
   if (!spec.params.values().empty()) {
     out << YAML::Key << "params" << YAML::Value << YAML::BeginMap;
     for (const auto& [k, v] : spec.params.values()) {
-      out << YAML::Key << YAML::DoubleQuoted << k << YAML::Value
-          << YAML::DoubleQuoted << v;
+      out << YAML::Key << YAML::DoubleQuoted << k;
+      out << YAML::Value << YAML::DoubleQuoted << v;
     }
     out << YAML::EndMap;
   }
-  out << YAML::Key << "retry" << YAML::Value << YAML::BeginMap << YAML::Key
-      << "max_attempts" << YAML::Value << spec.retry.max_attempts << YAML::Key
-      << "backoff" << YAML::Value << Ms(spec.retry.backoff) << YAML::EndMap;
+  out << YAML::Key << "retry" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "max_attempts" << YAML::Value << spec.retry.max_attempts;
+  out << YAML::Key << "backoff" << YAML::Value << Ms(spec.retry.backoff);
+  out << YAML::EndMap;
   if (spec.timeout.count() != 0) {
     out << YAML::Key << "timeout" << YAML::Value << Ms(spec.timeout);
   }

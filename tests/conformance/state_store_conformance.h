@@ -67,19 +67,19 @@ template <typename S>
   return ::testing::AssertionSuccess();
 }
 
-#define TGC_ASSERT_OK(expr)                                              \
-  do {                                                                   \
-    const ::taskgrid::Status tgc_status_ =                               \
-        ::taskgrid::conformance::ToStatus(expr);                         \
-    ASSERT_TRUE(tgc_status_.ok()) << #expr << ": " << tgc_status_;       \
+#define TGC_ASSERT_OK(expr)                                        \
+  do {                                                             \
+    const ::taskgrid::Status tgc_status_ =                         \
+        ::taskgrid::conformance::ToStatus(expr);                   \
+    ASSERT_TRUE(tgc_status_.ok()) << #expr << ": " << tgc_status_; \
   } while (0)
 #define TGC_CONCAT_INNER_(a, b) a##b
 #define TGC_CONCAT_(a, b) TGC_CONCAT_INNER_(a, b)
 #define TGC_ASSERT_OK_AND_ASSIGN(lhs, expr) \
   TGC_AOA_IMPL_(TGC_CONCAT_(tgc_statusor_, __LINE__), lhs, expr)
-#define TGC_AOA_IMPL_(var, lhs, expr)                             \
-  auto var = (expr);                                              \
-  ASSERT_TRUE(var.ok()) << #expr << ": " << var.status();         \
+#define TGC_AOA_IMPL_(var, lhs, expr)                     \
+  auto var = (expr);                                      \
+  ASSERT_TRUE(var.ok()) << #expr << ": " << var.status(); \
   lhs = std::move(var).value()
 
 inline JobRecord MakeJob(const std::string& name = "job",
@@ -164,8 +164,9 @@ class StateStoreConformanceTest : public ::testing::Test {
   }
   // Takes the job for "me"; returns the epoch, 0 on error.
   int64_t Own(int64_t job_id, int64_t now_ms = kT0) {
-    StatusOr<int64_t> epoch = store_->AcquireJob(
-        job_id, "me", now_ms, kLeaseMs, [](const std::string&) { return true; });
+    StatusOr<int64_t> epoch =
+        store_->AcquireJob(job_id, "me", now_ms, kLeaseMs,
+                           [](const std::string&) { return true; });
     EXPECT_TRUE(epoch.ok()) << epoch.status();
     return epoch.ok() ? *epoch : 0;
   }
@@ -188,7 +189,7 @@ class StateStoreConformanceTest : public ::testing::Test {
   }
 
  private:
-  std::optional<B> backend_;          // outlives store_
+  std::optional<B> backend_;  // outlives store_
   std::unique_ptr<StateStore> store_;
 };
 
@@ -360,8 +361,8 @@ TYPED_TEST_P(StateStoreConformanceTest, UnknownJobIsNotFoundEverywhere) {
   b.job_id = bad;
   EXPECT_TRUE(HasCode(s.Apply(b), StatusCode::kNotFound, name));
   EXPECT_TRUE(HasCode(s.CancelJob(bad, kT0), StatusCode::kNotFound, name));
-  EXPECT_TRUE(HasCode(s.RerunTasks(bad, true, {}, ""), StatusCode::kNotFound,
-                      name));
+  EXPECT_TRUE(
+      HasCode(s.RerunTasks(bad, true, {}, ""), StatusCode::kNotFound, name));
   // An unknown task of a real job.
   EXPECT_TRUE(HasCode(s.GetTask(real, 7), StatusCode::kNotFound, "7"));
   // Known job, task without logs: empty, not an error.
@@ -375,9 +376,9 @@ TYPED_TEST_P(StateStoreConformanceTest, UnknownJobIsNotFoundEverywhere) {
 TYPED_TEST_P(StateStoreConformanceTest, AcquireJobLeaseRules) {
   struct Case {
     const char* name;
-    std::string holder;    // "" = nobody acquired it before
-    int64_t age_ms;        // of the holder's heartbeat when "me" asks
-    bool holder_alive;     // what owner_alive says about the holder
+    std::string holder;  // "" = nobody acquired it before
+    int64_t age_ms;      // of the holder's heartbeat when "me" asks
+    bool holder_alive;   // what owner_alive says about the holder
     bool want_ok;
   };
   const Case cases[] = {
@@ -385,8 +386,7 @@ TYPED_TEST_P(StateStoreConformanceTest, AcquireJobLeaseRules) {
       {"alive holder, fresh heartbeat", "other@h", 1'000, true, false},
       {"dead holder, fresh heartbeat", "other@h", 1'000, false, true},
       {"alive holder, stale heartbeat", "other@h", kLeaseMs + 1, true, true},
-      {"alive holder, heartbeat at lease end", "other@h", kLeaseMs, true,
-       true},
+      {"alive holder, heartbeat at lease end", "other@h", kLeaseMs, true, true},
       {"same owner again", "me", 1'000, true, true},
   };
   StateStore& s = this->store();
@@ -434,9 +434,9 @@ TYPED_TEST_P(StateStoreConformanceTest, AcquireJobKeepsStateAndRefusesEnded) {
   hb.epoch = 1;
   hb.heartbeat_ms = kT0 + 2 * kLeaseMs;
   TGC_ASSERT_OK(s.Apply(hb));
-  EXPECT_TRUE(HasCode(s.AcquireJob(job, "other", kT0 + 2 * kLeaseMs + 10,
-                                   kLeaseMs, nullptr),
-                      StatusCode::kFailedPrecondition, "me"));
+  EXPECT_TRUE(HasCode(
+      s.AcquireJob(job, "other", kT0 + 2 * kLeaseMs + 10, kLeaseMs, nullptr),
+      StatusCode::kFailedPrecondition, "me"));
   // Running stays running on a takeover.
   EXPECT_EQ(this->Own(job, kT0 + 4 * kLeaseMs), 2);
   EXPECT_EQ(this->Job(job).state, JobState::kRunning);
@@ -454,7 +454,8 @@ TYPED_TEST_P(StateStoreConformanceTest, AcquireJobKeepsStateAndRefusesEnded) {
   }
 }
 
-TYPED_TEST_P(StateStoreConformanceTest, ApplyStaleEpochIsAbortedNothingApplied) {
+TYPED_TEST_P(StateStoreConformanceTest,
+             ApplyStaleEpochIsAbortedNothingApplied) {
   StateStore& s = this->store();
   const int64_t job = this->NewJob(MakeTasks(3));
   EXPECT_EQ(this->Own(job), 1);
@@ -470,9 +471,9 @@ TYPED_TEST_P(StateStoreConformanceTest, ApplyStaleEpochIsAbortedNothingApplied) 
   b.job_result = "r";
   b.next_task_id = 10;
   b.heartbeat_ms = kT0 + 5;
-  EXPECT_TRUE(HasCode(s.Apply(b), StatusCode::kAborted,
-                      "job " + std::to_string(job) +
-                          ": epoch 1 is stale (current 2)"));
+  EXPECT_TRUE(
+      HasCode(s.Apply(b), StatusCode::kAborted,
+              "job " + std::to_string(job) + ": epoch 1 is stale (current 2)"));
   b.epoch = 3;  // from the future is stale too
   EXPECT_TRUE(HasCode(s.Apply(b), StatusCode::kAborted, "current 2"));
 
@@ -492,7 +493,7 @@ TYPED_TEST_P(StateStoreConformanceTest, ApplyStaleEpochIsAbortedNothingApplied) 
   EXPECT_EQ(this->Task(job, 1).state, TaskState::kDispatched);
 }
 
-TYPED_TEST_P(StateStoreConformanceTest, ApplyWritesTasksLogsAndJobFields) {
+TYPED_TEST_P(StateStoreConformanceTest, ApplyWritesTasksAndJobFields) {
   StateStore& s = this->store();
   const int64_t job = this->NewJob({MakeTask(1, "root")});
   const int64_t epoch = this->Own(job);
@@ -640,8 +641,7 @@ TYPED_TEST_P(StateStoreConformanceTest, CancelJob) {
   for (const TaskRecord& t : this->AllTasks(job)) {
     const TaskState before = tasks[static_cast<size_t>(t.id - 1)].state;
     SCOPED_TRACE(std::string(TaskStateName(before)));
-    EXPECT_EQ(t.state,
-              IsTerminal(before) ? before : TaskState::kCancelled);
+    EXPECT_EQ(t.state, IsTerminal(before) ? before : TaskState::kCancelled);
   }
   // The driving master is fenced.
   WriteBatch b;
@@ -688,11 +688,11 @@ inline std::vector<TaskRecord> RerunTree() {
     return t;
   };
   using S = TaskState;
-  return {task(1, "root", 0, S::kSucceeded), task(2, "page", 1, S::kSucceeded),
-          task(3, "page", 1, S::kDead),      task(4, "sub", 2, S::kSucceeded),
-          task(5, "sub", 2, S::kFailed),     task(6, "leaf", 4, S::kDead),
-          task(7, "reduce", 0, S::kSucceeded),
-          task(8, "page", 0, S::kRunning)};
+  return {
+      task(1, "root", 0, S::kSucceeded),   task(2, "page", 1, S::kSucceeded),
+      task(3, "page", 1, S::kDead),        task(4, "sub", 2, S::kSucceeded),
+      task(5, "sub", 2, S::kFailed),       task(6, "leaf", 4, S::kDead),
+      task(7, "reduce", 0, S::kSucceeded), task(8, "page", 0, S::kRunning)};
 }
 
 inline JobRecord FailedJob() {
@@ -719,7 +719,8 @@ TYPED_TEST_P(StateStoreConformanceTest, RerunFailedOnly) {
   StateStore& s = this->store();
   const int64_t job = this->NewJob(RerunTree(), FailedJob());
   const int64_t epoch_before = this->Job(job).epoch;
-  TGC_ASSERT_OK_AND_ASSIGN(int64_t n, s.RerunTasks(job, true, {1, 2}, "reduce"));
+  TGC_ASSERT_OK_AND_ASSIGN(int64_t n,
+                           s.RerunTasks(job, true, {1, 2}, "reduce"));
   EXPECT_EQ(n, 3);  // 3, 5, 6; the listed ids are ignored
   for (int64_t id : {3, 5, 6, 7}) ExpectRerun(this->Task(job, id));
   for (int64_t id : {1, 2, 4}) {
@@ -743,7 +744,6 @@ TYPED_TEST_P(StateStoreConformanceTest, RerunFailedOnly) {
   b.updates = {u};
   b.job_state = JobState::kSucceeded;
   TGC_ASSERT_OK(s.Apply(b));
-  std::vector<TaskRecord> all = this->AllTasks(job);
   for (int64_t id : {3, 5, 6}) {
     WriteBatch ok;
     ok.job_id = job;
@@ -794,8 +794,8 @@ TYPED_TEST_P(StateStoreConformanceTest, RerunByIdsDeletesDescendants) {
     ExpectRerun(this->Task(job, 7));
     for (int64_t id = 1; id <= 8; ++id) {
       TGC_ASSERT_OK_AND_ASSIGN(std::vector<LogLine> l, s.GetLogs(job, id));
-      const bool left = std::find(c.want_left.begin(), c.want_left.end(),
-                                  id) != c.want_left.end();
+      const bool left = std::find(c.want_left.begin(), c.want_left.end(), id) !=
+                        c.want_left.end();
       EXPECT_EQ(l.size(), left ? 2u : 0u) << "logs of task " << id;
     }
     EXPECT_EQ(this->Job(job).state, JobState::kPending);
@@ -931,10 +931,10 @@ TYPED_TEST_P(StateStoreConformanceTest, CountTasksByState) {
 
 TYPED_TEST_P(StateStoreConformanceTest, ForEachUnfinishedTaskInIdOrder) {
   // States in a shuffled order over ids 1..14, two tasks per state.
-  const TaskState order[] = {
-      TaskState::kSucceeded, TaskState::kRunning,   TaskState::kDead,
-      TaskState::kPending,   TaskState::kCancelled, TaskState::kFailed,
-      TaskState::kDispatched};
+  const TaskState order[] = {TaskState::kSucceeded, TaskState::kRunning,
+                             TaskState::kDead,      TaskState::kPending,
+                             TaskState::kCancelled, TaskState::kFailed,
+                             TaskState::kDispatched};
   std::vector<TaskRecord> tasks;
   std::vector<int64_t> want;
   for (int64_t id = 1; id <= 14; ++id) {
@@ -945,12 +945,11 @@ TYPED_TEST_P(StateStoreConformanceTest, ForEachUnfinishedTaskInIdOrder) {
   const int64_t job = this->NewJob(tasks);
   this->NewJob(MakeTasks(3));
   std::vector<int64_t> got;
-  TGC_ASSERT_OK(this->store().ForEachUnfinishedTask(
-      job, [&](TaskRecord&& t) {
-        EXPECT_EQ(t.job_id, job);
-        EXPECT_EQ(t.payload, "payload-" + std::to_string(t.id));
-        got.push_back(t.id);
-      }));
+  TGC_ASSERT_OK(this->store().ForEachUnfinishedTask(job, [&](TaskRecord&& t) {
+    EXPECT_EQ(t.job_id, job);
+    EXPECT_EQ(t.payload, "payload-" + std::to_string(t.id));
+    got.push_back(t.id);
+  }));
   EXPECT_EQ(got, want);
   const int64_t none = this->NewJob({});
   got.clear();
@@ -963,7 +962,7 @@ TYPED_TEST_P(StateStoreConformanceTest, ForEachResultOrderAndExclusion) {
   std::vector<TaskRecord> tasks;
   for (int64_t id = 1; id <= 12; ++id) {
     const char* stage = id == 1 ? "root" : id >= 11 ? "reduce" : "map";
-    TaskState st = id == 5 ? TaskState::kFailed
+    TaskState st = id == 5   ? TaskState::kFailed
                    : id == 6 ? TaskState::kDead
                              : TaskState::kSucceeded;
     TaskRecord t = MakeTask(id, stage, id == 1 ? 0 : 1, st);
@@ -1020,8 +1019,8 @@ TYPED_TEST_P(StateStoreConformanceTest, LogsByAttemptThenWriteOrder) {
     EXPECT_EQ(l.task_id, 1);
     lines.push_back(l.line);
   }
-  EXPECT_EQ(lines, (std::vector<std::string>{"1a", "1b", std::string("1c\0x", 4),
-                                             "2a", "2b", "2c"}));
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "1a", "1b", std::string("1c\0x", 4), "2a", "2b", "2c"}));
   ASSERT_EQ(logs.size(), 6u);
   EXPECT_EQ(logs[0].attempt, 1);
   EXPECT_EQ(logs[0].ts_ms, kT0 + 5);
@@ -1065,7 +1064,8 @@ TYPED_TEST_P(StateStoreConformanceTest, LargeBatchCreateAndUpdate) {
   bool all_right = true;
   TGC_ASSERT_OK(s.ForEachResult(
       job, "", [&](int64_t id, const std::string&, const std::string& res) {
-        all_right = all_right && id == last + 1 && res == std::to_string(id * 2);
+        all_right =
+            all_right && id == last + 1 && res == std::to_string(id * 2);
         last = id;
         ++n;
       }));
@@ -1147,13 +1147,12 @@ REGISTER_TYPED_TEST_SUITE_P(
     CreateJobWithoutTasksAndIdsGrow, CreateJobRejectsBadTaskIds,
     DuplicateKeyIsAlreadyExists, ListJobsNewestFirst,
     UnknownJobIsNotFoundEverywhere, AcquireJobLeaseRules,
-    AcquireJobKeepsStateAndRefusesEnded,
-    ApplyStaleEpochIsAbortedNothingApplied, ApplyWritesTasksLogsAndJobFields,
-    ApplyDuplicateNewTaskAbortsBatch, ApplyFencesStaleAttempts,
-    CancelledTaskIsNeverOverwritten, CancelJob, RerunFailedOnly,
-    RerunByIdsDeletesDescendants, RerunWithoutResetStageKeepsOthers,
-    RerunErrorsChangeNothing, RerunDeepChain, ListTasksFiltersAndPages,
-    CountTasksByState, ForEachUnfinishedTaskInIdOrder,
+    AcquireJobKeepsStateAndRefusesEnded, ApplyStaleEpochIsAbortedNothingApplied,
+    ApplyWritesTasksAndJobFields, ApplyDuplicateNewTaskAbortsBatch,
+    ApplyFencesStaleAttempts, CancelledTaskIsNeverOverwritten, CancelJob,
+    RerunFailedOnly, RerunByIdsDeletesDescendants,
+    RerunWithoutResetStageKeepsOthers, RerunErrorsChangeNothing, RerunDeepChain,
+    ListTasksFiltersAndPages, CountTasksByState, ForEachUnfinishedTaskInIdOrder,
     ForEachResultOrderAndExclusion, LogsByAttemptThenWriteOrder,
     LargeBatchCreateAndUpdate, TwoHandlesShareStateAndFence,
     ConcurrentCallsFromThreads);

@@ -32,8 +32,8 @@ using taskgrid::Status;
 // Appends `line` to `path` and makes it durable before returning, so a line
 // seen after a SIGKILL is a Process call that really completed.
 Status AppendDurably(const std::string& path, const std::string& line) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                      0644);
+  const int fd =
+      open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
     return taskgrid::UnavailableError("open " + path + ": " +
                                       std::strerror(errno));
@@ -70,9 +70,9 @@ class Sum : public taskgrid::MapReduceProcessor {
             std::to_string(range->end) + ") = " + std::to_string(sum));
     const std::string journal = ctx.params().StringOr("journal", "");
     if (!journal.empty()) {
-      Status s = AppendDurably(journal, std::to_string(ctx.task_id()) + " " +
-                                            std::to_string(ctx.attempt()) +
-                                            "\n");
+      Status s =
+          AppendDurably(journal, std::to_string(ctx.task_id()) + " " +
+                                     std::to_string(ctx.attempt()) + "\n");
       if (!s.ok()) return s;
     }
     ctx.SetResult(std::to_string(sum));
@@ -86,8 +86,8 @@ class Sum : public taskgrid::MapReduceProcessor {
       try {
         total += std::stoll(r.result);
       } catch (const std::exception&) {
-        bad = "task " + std::to_string(r.task_id) + " has result '" +
-              r.result + "'";
+        bad = "task " + std::to_string(r.task_id) + " has result '" + r.result +
+              "'";
       }
     });
     if (!s.ok()) return s;

@@ -63,9 +63,9 @@ struct SpawnOptions {
 
 // How a process ended.
 struct CommandResult {
-  bool exited = false;   // exited normally: exit_code is valid
-  int exit_code = -1;    // WEXITSTATUS
-  int term_signal = 0;   // the signal that ended it, if !exited
+  bool exited = false;     // exited normally: exit_code is valid
+  int exit_code = -1;      // WEXITSTATUS
+  int term_signal = 0;     // the signal that ended it, if !exited
   bool timed_out = false;  // RunCommand killed it at its deadline
   std::string out;
   std::string err;

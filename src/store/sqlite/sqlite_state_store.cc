@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <climits>
+#include <condition_variable>
 #include <filesystem>
 #include <iterator>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -103,10 +105,10 @@ CREATE TEMP TABLE tree (parent_id INTEGER NOT NULL, id INTEGER NOT NULL,
                         PRIMARY KEY (parent_id, id)) WITHOUT ROWID;
 )sql";
 
-#define TG_JOB_COLS                                                        \
+#define TG_JOB_COLS                                                          \
   "id, name, key, spec_yaml, state, created_ms, finished_ms, epoch, owner, " \
   "heartbeat_ms, result, next_task_id"
-#define TG_TASK_COLS                                                    \
+#define TG_TASK_COLS                                                      \
   "job_id, id, parent_id, stage, payload, state, attempt, attempt_base, " \
   "worker, started_ms, finished_ms, not_before_ms, result, error"
 
@@ -215,8 +217,8 @@ constexpr char kDeleteDoomedLogsSql[] =
     "DELETE FROM task_logs WHERE job_id = ?1 AND task_id IN "
     "(SELECT id FROM temp.doomed_ids)";
 constexpr char kCountRerunSql[] = "SELECT count(*) FROM temp.rerun_ids";
-#define TG_RESET_TASK                                                    \
-  "UPDATE tasks SET state = 0, attempt_base = attempt, error = '', "     \
+#define TG_RESET_TASK                                                \
+  "UPDATE tasks SET state = 0, attempt_base = attempt, error = '', " \
   "result = x'', finished_ms = 0, not_before_ms = 0 WHERE job_id = ?1 "
 constexpr char kResetRerunSql[] =
     TG_RESET_TASK "AND id IN (SELECT id FROM temp.rerun_ids)";
@@ -226,6 +228,23 @@ constexpr char kResetJobSql[] =
 constexpr char kClearTempSql[] =
     "DELETE FROM temp.rerun_ids; DELETE FROM temp.doomed_ids; "
     "DELETE FROM temp.tree;";
+
+constexpr size_t kInsertChunk = 64;
+constexpr int kTaskColumns = 14;
+// INSERT of kInsertChunk rows; built once, and static so that its address
+// keys the statement cache.
+const char* InsertTaskChunkSql() {
+  static const std::string* const sql = [] {
+    auto* s = new std::string("INSERT INTO tasks (" TG_TASK_COLS ") VALUES ");
+    for (size_t r = 0; r < kInsertChunk; ++r) {
+      *s += r == 0 ? "(" : ", (";
+      for (int c = 0; c < kTaskColumns; ++c) *s += c == 0 ? "?" : ", ?";
+      *s += ")";
+    }
+    return s;
+  }();
+  return sql->c_str();
+}
 
 #undef TG_JOB_COLS
 #undef TG_TASK_COLS
@@ -258,13 +277,15 @@ Status SqliteStatus(int rc, sqlite3* db, std::string_view what,
   }
 }
 
+enum class Role { kWriter, kReader, kCheckpointer };
+
 class Db {
  public:
   // Opens a connection with the store's pragmas. The writer also switches
   // the file to WAL and creates RerunTasks' scratch tables; readers are
   // query_only.
-  static StatusOr<std::unique_ptr<Db>> Open(const std::string& path,
-                                            bool writer);
+  static StatusOr<std::unique_ptr<Db>> Open(const std::string& path, Role role,
+                                            int busy_timeout_ms);
   ~Db() {
     for (auto& [sql, stmt] : stmts_) sqlite3_finalize(stmt);
     sqlite3_close_v2(db_);
@@ -310,7 +331,8 @@ class Db {
   std::unordered_map<const char*, sqlite3_stmt*> stmts_;
 };
 
-StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, bool writer) {
+StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, Role role,
+                                       int busy_timeout_ms) {
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(
       path.c_str(), &raw,
@@ -322,22 +344,25 @@ StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, bool writer) {
   sqlite3_extended_result_codes(raw, 1);
   // Lets a CLI process and a running master share the file: a writer that
   // finds it locked waits instead of failing at once.
-  sqlite3_busy_timeout(raw, SqliteStateStore::kBusyTimeoutMs);
-  if (writer) {
+  sqlite3_busy_timeout(raw, busy_timeout_ms);
+  if (role == Role::kWriter) {
     // synchronous=NORMAL in WAL mode: a commit is durable across a crash of
     // any process (kill -9), which is what the system must survive; only a
     // power loss or OS crash may lose the last commits, never consistency.
     // foreign_keys stays off: the schema has none, and checks would cost
-    // every write. The 64 MiB page cache keeps a 1M-task CreateJob from
-    // spilling mid-transaction.
-    RETURN_IF_ERROR(db->Exec(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-        "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -65536;"));
+    // every write. A 64 MiB page cache (the default is 2 MiB) for the big
+    // batches; journal_size_limit gives back the disk of a WAL that a
+    // big transaction grew.
+    RETURN_IF_ERROR(
+        db->Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                 "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -65536; "
+                 "PRAGMA journal_size_limit = 67108864;"));
     ASSIGN_OR_RETURN(sqlite3_stmt * mode, db->Prepare("PRAGMA journal_mode"));
     rc = sqlite3_step(mode);
-    std::string got = rc == SQLITE_ROW ? reinterpret_cast<const char*>(
-                                             sqlite3_column_text(mode, 0))
-                                       : "";
+    std::string got =
+        rc == SQLITE_ROW
+            ? reinterpret_cast<const char*>(sqlite3_column_text(mode, 0))
+            : "";
     sqlite3_reset(mode);
     if (rc != SQLITE_ROW) return db->Error(rc, "PRAGMA journal_mode");
     if (got != "wal") {
@@ -346,9 +371,13 @@ StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, bool writer) {
                                      got + "); is the file system local?");
     }
     RETURN_IF_ERROR(db->Exec(kTempTables));
-  } else {
+  } else if (role == Role::kReader) {
     RETURN_IF_ERROR(
         db->Exec("PRAGMA foreign_keys = OFF; PRAGMA query_only = ON;"));
+  } else {
+    RETURN_IF_ERROR(
+        db->Exec("PRAGMA synchronous = NORMAL; "
+                 "PRAGMA journal_size_limit = 67108864;"));
   }
   return db;
 }
@@ -417,9 +446,9 @@ class Stmt {
     do {
       rc = StepRc();
     } while (rc == SQLITE_ROW);
-    sqlite3_reset(s_);
-    bind_rc_ = SQLITE_OK;
-    return rc == SQLITE_DONE ? OkStatus() : ErrorFor(rc);
+    Status status = rc == SQLITE_DONE ? OkStatus() : ErrorFor(rc);
+    Reset();
+    return status;
   }
   void Reset() {
     sqlite3_reset(s_);
@@ -427,9 +456,6 @@ class Stmt {
   }
 
   int64_t ColInt(int i) const { return sqlite3_column_int64(s_, i); }
-  bool ColNull(int i) const {
-    return sqlite3_column_type(s_, i) == SQLITE_NULL;
-  }
   // Raw bytes of a TEXT or BLOB column (no conversion in a UTF-8 database).
   std::string ColStr(int i) const {
     const void* p = sqlite3_column_blob(s_, i);
@@ -552,31 +578,63 @@ StatusOr<JobRecord> MustReadJob(Db* db, int64_t job_id) {
 // Inserts tasks of `job_id` (their own job_id fields are ignored).
 // A duplicate id is InvalidArgument in a new job (the caller's list repeats
 // it) and AlreadyExists in Apply (the id is taken).
+void BindTask(Stmt& s, int base, int64_t job_id, const TaskRecord& t) {
+  s.Int(base + 1, job_id)
+      .Int(base + 2, t.id)
+      .Int(base + 3, t.parent_id)
+      .Text(base + 4, t.stage)
+      .Blob(base + 5, t.payload)
+      .Int(base + 6, static_cast<int>(t.state))
+      .Int(base + 7, t.attempt)
+      .Int(base + 8, t.attempt_base)
+      .Text(base + 9, t.worker)
+      .Int(base + 10, t.started_ms)
+      .Int(base + 11, t.finished_ms)
+      .Int(base + 12, t.not_before_ms)
+      .Blob(base + 13, t.result)
+      .Text(base + 14, t.error);
+}
+
+// Inserts tasks of `job_id` (their own job_id fields are ignored), in
+// statements of kInsertChunk rows: per-statement overhead dominates a
+// 1M-task CreateJob otherwise. A duplicate id is InvalidArgument in a new
+// job (the caller's list repeats it) and AlreadyExists in Apply (the id is
+// taken).
 Status InsertTasks(Db* db, int64_t job_id, const std::vector<TaskRecord>& tasks,
                    bool new_job) {
-  if (tasks.empty()) return OkStatus();
+  size_t i = 0;
+  if (tasks.size() >= kInsertChunk) {
+    ASSIGN_OR_RETURN(Stmt many, Get(db, InsertTaskChunkSql()));
+    for (; i + kInsertChunk <= tasks.size(); i += kInsertChunk) {
+      for (size_t r = 0; r < kInsertChunk; ++r) {
+        BindTask(many, static_cast<int>(r) * kTaskColumns, job_id,
+                 tasks[i + r]);
+      }
+      const int rc = many.StepRc();
+      if (rc == SQLITE_DONE) {
+        many.Reset();
+        continue;
+      }
+      Status err = many.ErrorFor(rc);
+      many.Reset();
+      if ((rc & 0xff) != SQLITE_CONSTRAINT) return err;
+      // The statement was undone as a whole; the row-at-a-time loop below
+      // finds the duplicate and names it.
+      break;
+    }
+  }
+  if (i == tasks.size()) return OkStatus();
   ASSIGN_OR_RETURN(Stmt s, Get(db, kInsertTaskSql));
-  for (const TaskRecord& t : tasks) {
-    s.Int(1, job_id)
-        .Int(2, t.id)
-        .Int(3, t.parent_id)
-        .Text(4, t.stage)
-        .Blob(5, t.payload)
-        .Int(6, static_cast<int>(t.state))
-        .Int(7, t.attempt)
-        .Int(8, t.attempt_base)
-        .Text(9, t.worker)
-        .Int(10, t.started_ms)
-        .Int(11, t.finished_ms)
-        .Int(12, t.not_before_ms)
-        .Blob(13, t.result)
-        .Text(14, t.error);
-    int rc = s.StepRc();
+  for (; i < tasks.size(); ++i) {
+    const TaskRecord& t = tasks[i];
+    BindTask(s, 0, job_id, t);
+    const int rc = s.StepRc();
     if (rc != SQLITE_DONE) {
       Status err = s.ErrorFor(rc);
       s.Reset();
       if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-        std::string what = JobName(job_id) + ": task id " + std::to_string(t.id);
+        std::string what =
+            JobName(job_id) + ": task id " + std::to_string(t.id);
         return new_job ? InvalidArgumentError(what + " is given twice")
                        : AlreadyExistsError(what + " already exists");
       }
@@ -587,8 +645,7 @@ Status InsertTasks(Db* db, int64_t job_id, const std::vector<TaskRecord>& tasks,
   return OkStatus();
 }
 
-Status ValidateTaskIds(const std::vector<TaskRecord>& tasks,
-                       int64_t* next_id) {
+Status ValidateTaskIds(const std::vector<TaskRecord>& tasks, int64_t* next_id) {
   for (const TaskRecord& t : tasks) {
     if (t.id < 1) {
       return InvalidArgumentError("task id " + std::to_string(t.id) +
@@ -678,7 +735,7 @@ Status Migrate(Db* db, const std::string& path) {
 }  // namespace
 
 StatusOr<std::unique_ptr<SqliteStateStore>> SqliteStateStore::Open(
-    const std::string& path) {
+    const std::string& path, const SqliteStoreOptions& options) {
   if (path.empty() || path == ":memory:" || path.starts_with("file:")) {
     return InvalidArgumentError("sqlite store needs a plain file path, got '" +
                                 path + "'");
@@ -694,19 +751,86 @@ StatusOr<std::unique_ptr<SqliteStateStore>> SqliteStateStore::Open(
                                                 : InternalError(msg);
     }
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<Db> writer, Db::Open(path, true));
+  ASSIGN_OR_RETURN(std::unique_ptr<Db> writer,
+                   Db::Open(path, sq::Role::kWriter, options.busy_timeout_ms));
   RETURN_IF_ERROR(Migrate(writer.get(), path));
   std::unique_ptr<SqliteStateStore> store(
-      new SqliteStateStore(path, std::move(writer)));
+      new SqliteStateStore(path, options, std::move(writer)));
   // Open one reader now, so that a problem shows at Open.
   { ASSIGN_OR_RETURN(Reader r, store->BorrowReader()); }
   return store;
 }
 
-SqliteStateStore::SqliteStateStore(std::string path, std::unique_ptr<Db> writer)
-    : path_(std::move(path)), writer_(std::move(writer)) {}
+SqliteStateStore::SqliteStateStore(std::string path,
+                                   const SqliteStoreOptions& options,
+                                   std::unique_ptr<Db> writer)
+    : path_(std::move(path)), options_(options), writer_(std::move(writer)) {
+  // Replaces SQLite's automatic checkpoint, which would run inside the
+  // commit of whichever call crossed the threshold (about 1 s after a
+  // 1M-task CreateJob).
+  sqlite3_wal_hook(writer_->raw(), &SqliteStateStore::OnWalCommit, this);
+}
 
-SqliteStateStore::~SqliteStateStore() = default;
+SqliteStateStore::~SqliteStateStore() {
+  std::thread checkpointer;
+  {
+    std::lock_guard<std::mutex> lock(ckpt_mu_);
+    stopping_ = true;
+    checkpointer = std::move(checkpointer_);
+  }
+  ckpt_cv_.notify_all();
+  if (checkpointer.joinable()) checkpointer.join();
+  // Closing the last connection checkpoints what is left.
+}
+
+int SqliteStateStore::OnWalCommit(void* store, sqlite3*, const char*,
+                                  int wal_pages) {
+  // SQLite's own default threshold (wal_autocheckpoint), about 4 MiB.
+  constexpr int kCheckpointPages = 1000;
+  if (wal_pages >= kCheckpointPages) {
+    static_cast<SqliteStateStore*>(store)->RequestCheckpoint();
+  }
+  return SQLITE_OK;
+}
+
+void SqliteStateStore::RequestCheckpoint() {
+  {
+    std::lock_guard<std::mutex> lock(ckpt_mu_);
+    if (stopping_) return;
+    ckpt_requested_ = true;
+    if (!checkpointer_.joinable()) {
+      checkpointer_ = std::thread([this] { CheckpointLoop(); });
+    }
+  }
+  ckpt_cv_.notify_one();
+}
+
+void SqliteStateStore::CheckpointLoop() {
+  std::unique_ptr<Db> db;
+  std::unique_lock<std::mutex> lock(ckpt_mu_);
+  while (true) {
+    ckpt_cv_.wait(lock, [this] { return ckpt_requested_ || stopping_; });
+    if (stopping_) break;
+    ckpt_requested_ = false;
+    lock.unlock();
+    if (db == nullptr) {
+      auto opened =
+          Db::Open(path_, sq::Role::kCheckpointer, options_.busy_timeout_ms);
+      if (opened.ok()) db = std::move(opened).value();
+    }
+    // PASSIVE copies what no reader still needs and never blocks a writer
+    // or reader. A failure (another process checkpointing, a reader holding
+    // old frames) is retried at the next request, and the last connection
+    // to close checkpoints everything.
+    if (db != nullptr) {
+      sqlite3_wal_checkpoint_v2(db->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                nullptr, nullptr);
+    }
+    lock.lock();
+  }
+  lock.unlock();
+  db.reset();
+}
 
 StatusOr<SqliteStateStore::Reader> SqliteStateStore::BorrowReader() {
   {
@@ -717,7 +841,8 @@ StatusOr<SqliteStateStore::Reader> SqliteStateStore::BorrowReader() {
       return Reader(this, std::move(db));
     }
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(path_, false));
+  ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::Open(path_, sq::Role::kReader,
+                                                    options_.busy_timeout_ms));
   return Reader(this, std::move(db));
 }
 
@@ -767,9 +892,9 @@ StatusOr<int64_t> SqliteStateStore::CreateJob(
       ASSIGN_OR_RETURN(Stmt find, Get(db, sq::kFindJobSql));
       find.Text(1, job.key);
       ASSIGN_OR_RETURN(bool row, find.Step());
-      return AlreadyExistsError("job key '" + job.key + "' already exists" +
-                                (row ? ": job " + std::to_string(find.ColInt(0))
-                                     : std::string()));
+      return AlreadyExistsError(
+          "job key '" + job.key + "' already exists" +
+          (row ? ": job " + std::to_string(find.ColInt(0)) : std::string()));
     }
     if (rc != SQLITE_DONE) return s.ErrorFor(rc);
   }
@@ -1156,9 +1281,9 @@ StatusOr<int64_t> SqliteStateStore::RerunTasks(
     has_children = row && s.ColInt(0) != 0;
   }
   if (has_children) {
-    for (const char* sql : {sq::kFillTreeSql, sq::kFindDoomedSql,
-                            sq::kUndoomRerunSql, sq::kDeleteDoomedSql,
-                            sq::kDeleteDoomedLogsSql}) {
+    for (const char* sql :
+         {sq::kFillTreeSql, sq::kFindDoomedSql, sq::kUndoomRerunSql,
+          sq::kDeleteDoomedSql, sq::kDeleteDoomedLogsSql}) {
       ASSIGN_OR_RETURN(Stmt s, Get(db, sql));
       // Statements without ?1 ignore the binding (SQLITE_RANGE).
       RETURN_IF_ERROR(s.Int(1, job_id).Run());

@@ -3,8 +3,12 @@
 //
 // Several processes may open the same file at once (a running master and a
 // `taskgrid cancel` / `status` CLI): every write is one BEGIN IMMEDIATE
-// transaction, and a writer that finds the file locked waits up to
-// kBusyTimeoutMs before the call fails with kUnavailable.
+// transaction, and a call that finds the file locked waits up to
+// SqliteStoreOptions::busy_timeout_ms before it fails with kUnavailable.
+//
+// Checkpoints (copying the WAL back into the database file) run on a
+// background thread that the store starts on first need, not inside the
+// commit of the call that filled the WAL.
 //
 // Durability: synchronous=NORMAL in WAL mode. A committed transaction
 // survives the crash of any process (kill -9), which is the failure the
@@ -25,16 +29,20 @@
 #ifndef TASKGRID_STORE_SQLITE_SQLITE_STATE_STORE_H_
 #define TASKGRID_STORE_SQLITE_SQLITE_STATE_STORE_H_
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/state_store.h"
 #include "taskgrid/status.h"
+
+struct sqlite3;
 
 namespace taskgrid {
 
@@ -42,20 +50,25 @@ namespace sqlite_internal {
 class Db;  // one sqlite3 connection and its prepared statements
 }  // namespace sqlite_internal
 
+struct SqliteStoreOptions {
+  // How long a call waits for a lock held by another connection or process
+  // before failing with kUnavailable.
+  int busy_timeout_ms = 10'000;
+};
+
 class SqliteStateStore : public StateStore {
  public:
   // The schema version this binary writes. Opening a file whose version is
   // newer fails with kFailedPrecondition; older files are migrated in one
   // transaction.
   static constexpr int kSchemaVersion = 1;
-  static constexpr int kBusyTimeoutMs = 10'000;
 
   // Opens (creating it and its parent directories if needed) the database
   // at `path` and brings its schema up to date. InvalidArgument for an empty
   // path or ":memory:" (the store needs a file that several connections and
   // processes share).
   static StatusOr<std::unique_ptr<SqliteStateStore>> Open(
-      const std::string& path);
+      const std::string& path, const SqliteStoreOptions& options = {});
 
   ~SqliteStateStore() override;
   SqliteStateStore(const SqliteStateStore&) = delete;
@@ -94,14 +107,20 @@ class SqliteStateStore : public StateStore {
  private:
   class Reader;  // a read connection borrowed from the pool
 
-  SqliteStateStore(std::string path,
+  SqliteStateStore(std::string path, const SqliteStoreOptions& options,
                    std::unique_ptr<sqlite_internal::Db> writer);
 
   StatusOr<Reader> BorrowReader();
   void ReturnReader(std::unique_ptr<sqlite_internal::Db> db);
+  // Called by SQLite after each commit of the writer.
+  static int OnWalCommit(void* store, sqlite3* db, const char* name,
+                         int wal_pages);
+  void RequestCheckpoint();
+  void CheckpointLoop();
 
   // Constant after construction.
   const std::string path_;
+  const SqliteStoreOptions options_;
 
   // The write connection; also used for the reads inside write
   // transactions.
@@ -110,6 +129,12 @@ class SqliteStateStore : public StateStore {
 
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<sqlite_internal::Db>> idle_readers_;  // pool_mu_
+
+  std::mutex ckpt_mu_;
+  std::condition_variable ckpt_cv_;
+  bool ckpt_requested_ = false;  // guarded by ckpt_mu_
+  bool stopping_ = false;        // guarded by ckpt_mu_
+  std::thread checkpointer_;     // started by RequestCheckpoint; ckpt_mu_
 };
 
 // Opens the SQLite store at `path` (see SqliteStateStore::Open).

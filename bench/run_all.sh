@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs taskgrid's end-to-end benchmarks and prints their results (RESULT
+# lines and markdown table rows, see docs/benchmarks.md). It writes nothing:
+# copy the figures into docs/benchmarks.md by hand, with the machine and date.
+#
+#   bench/run_all.sh BUILD_DIR        (./dev.sh bench runs: bench/run_all.sh build)
+#
+# Environment:
+#   NOOP_TASKS=1000000      no-op throughput run, against Celery and Dask
+#   NOOP_BIG_TASKS=10000000 taskgrid alone, must complete (0 skips it)
+#   CELERY_TASKS, DASK_TASKS, PYTHON: see bench/noop_e2e.sh
+# Exits non-zero if any benchmark failed.
+set -euo pipefail
+
+if [[ $# -ne 1 ]]; then
+  echo "usage: $0 BUILD_DIR   (env: NOOP_TASKS, NOOP_BIG_TASKS, CELERY_TASKS, DASK_TASKS)" >&2
+  exit 2
+fi
+BUILD_DIR=$1
+HERE=$(cd "$(dirname "$0")" && pwd)
+NOOP_TASKS=${NOOP_TASKS:-1000000}
+NOOP_BIG_TASKS=${NOOP_BIG_TASKS:-10000000}
+
+# The peers (Celery, Redis, Dask) and GNU time; does nothing when installed.
+"$HERE/../scripts/bench-deps.sh"
+
+failed=()
+
+echo "### no-op subtask throughput: taskgrid ($NOOP_TASKS) vs Celery and Dask"
+"$HERE/noop_e2e.sh" "$BUILD_DIR" "$NOOP_TASKS" || failed+=("noop_e2e $NOOP_TASKS")
+
+if [[ $NOOP_BIG_TASKS != 0 ]]; then
+  echo
+  echo "### no-op subtask throughput: taskgrid alone, $NOOP_BIG_TASKS subtasks"
+  PEERS="" "$HERE/noop_e2e.sh" "$BUILD_DIR" "$NOOP_BIG_TASKS" || failed+=("noop_e2e $NOOP_BIG_TASKS")
+fi
+
+echo
+if ((${#failed[@]})); then
+  echo "run_all: FAILED: ${failed[*]}" >&2
+  exit 1
+fi
+echo "run_all: all benchmarks completed"
