@@ -36,6 +36,7 @@ from celery import Celery
 from celery.result import ResultSet
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # no __pycache__/ in the source tree
 sys.path.insert(0, HERE)
 from procmem import PeakSampler  # noqa: E402
 
@@ -87,6 +88,7 @@ def start_worker(url: str, concurrency: int, logfile: str) -> subprocess.Popen:
     env = dict(os.environ)
     env[ENV_URL] = url
     env["PYTHONPATH"] = HERE + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
     cmd = [
         sys.executable, "-m", "celery", "-A", "celery_noop", "worker",
         "--pool", "prefork", "--concurrency", str(concurrency),

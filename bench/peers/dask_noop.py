@@ -31,6 +31,7 @@ import distributed
 from distributed import Client, LocalCluster
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # no __pycache__/ in the source tree
 sys.path.insert(0, HERE)
 from procmem import PeakSampler  # noqa: E402
 

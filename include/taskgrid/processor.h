@@ -193,10 +193,10 @@ struct ProcessorRegistrar {
 // Registers `Class` (default-constructible) under `name` at static
 // initialization. Use it in a file linked into your executable (not into a
 // static library that nothing else references: the linker would drop it).
-#define TASKGRID_REGISTER_PROCESSOR(name, Class)                         \
-  static ::taskgrid::internal::ProcessorRegistrar                        \
-      TASKGRID_INTERNAL_CONCAT(tg_processor_registrar_, __COUNTER__)(    \
-          name, [] { return std::unique_ptr<::taskgrid::Processor>(new Class); })
+#define TASKGRID_REGISTER_PROCESSOR(name, Class)                            \
+  static ::taskgrid::internal::ProcessorRegistrar TASKGRID_INTERNAL_CONCAT( \
+      tg_processor_registrar_, __COUNTER__)(                                \
+      name, [] { return std::unique_ptr<::taskgrid::Processor>(new Class); })
 
 }  // namespace taskgrid
 

@@ -109,9 +109,7 @@ class [[nodiscard]] StatusOr {
   StatusOr(T value) : v_(std::move(value)) {}  // NOLINT: implicit
 
   bool ok() const { return std::holds_alternative<T>(v_); }
-  Status status() const {
-    return ok() ? OkStatus() : std::get<Status>(v_);
-  }
+  Status status() const { return ok() ? OkStatus() : std::get<Status>(v_); }
   // Precondition: ok().
   T& value() & { return std::get<T>(v_); }
   const T& value() const& { return std::get<T>(v_); }

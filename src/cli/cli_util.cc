@@ -37,8 +37,8 @@ std::string FormatDuration(int64_t ms) {
 }
 
 void PrintError(const Status& s) {
-  std::cerr << "taskgrid: " << s.message() << " ["
-            << StatusCodeName(s.code()) << "]\n";
+  std::cerr << "taskgrid: " << s.message() << " [" << StatusCodeName(s.code())
+            << "]\n";
 }
 
 }  // namespace taskgrid

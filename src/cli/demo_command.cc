@@ -59,15 +59,15 @@ class DemoPrimes : public MapReduceProcessor {
 int CmdDemo(const RunOptions& o, const std::string& dir) {
   auto& registry = ProcessorRegistry::Global();
   if (!registry.Contains("demo-primes")) {
-    registry.Register("demo-primes", [] {
-      return std::make_unique<DemoPrimes>();
-    }).IgnoreError();
+    registry
+        .Register("demo-primes", [] { return std::make_unique<DemoPrimes>(); })
+        .IgnoreError();
   }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
-    std::cerr << "taskgrid demo: cannot create " << dir << ": "
-              << ec.message() << "\n";
+    std::cerr << "taskgrid demo: cannot create " << dir << ": " << ec.message()
+              << "\n";
     return kExitUsage;
   }
   const std::string spec_path = dir + "/demo-primes.yaml";

@@ -164,21 +164,21 @@ int CmdTasks(const CommonOptions& o, int64_t job_id,
   if (o.json) {
     json arr = json::array();
     for (const TaskRecord& t : *tasks) {
-      arr.push_back(json{
-          {"id", t.id},
-          {"name", t.stage},
-          {"state", TaskStateName(t.state)},
-          {"attempt", t.attempt},
-          {"worker", t.worker.empty() ? json(nullptr) : json(t.worker)},
-          {"started", TimeJson(t.started_ms)},
-          {"finished", TimeJson(t.finished_ms)},
-          {"duration_ms", t.finished_ms != 0 && t.started_ms != 0
-                              ? json(t.finished_ms - t.started_ms)
-                              : json(nullptr)},
-          {"result_size", t.result.size()},
-          {"error", t.error.empty() ? json(nullptr) : json(t.error)},
-          {"parent", t.parent_id == 0 ? json(nullptr) : json(t.parent_id)},
-          {"payload", t.payload}});
+      arr.push_back(
+          json{{"id", t.id},
+               {"name", t.stage},
+               {"state", TaskStateName(t.state)},
+               {"attempt", t.attempt},
+               {"worker", t.worker.empty() ? json(nullptr) : json(t.worker)},
+               {"started", TimeJson(t.started_ms)},
+               {"finished", TimeJson(t.finished_ms)},
+               {"duration_ms", t.finished_ms != 0 && t.started_ms != 0
+                                   ? json(t.finished_ms - t.started_ms)
+                                   : json(nullptr)},
+               {"result_size", t.result.size()},
+               {"error", t.error.empty() ? json(nullptr) : json(t.error)},
+               {"parent", t.parent_id == 0 ? json(nullptr) : json(t.parent_id)},
+               {"payload", t.payload}});
     }
     // Invalid UTF-8 in a payload must not abort the dump: replace it.
     std::cout << arr.dump(2, ' ', false, json::error_handler_t::replace)

@@ -91,14 +91,18 @@ class WhoProcessor : public BroadcastProcessor {
 
 const bool kRegistered = [] {
   auto& r = ProcessorRegistry::Global();
-  r.Register("lr-sum", [] { return std::make_unique<SumProcessor>(); })
-      .IgnoreError();
-  r.Register("lr-fanout", [] { return std::make_unique<FanoutProcessor>(); })
-      .IgnoreError();
-  r.Register("lr-throw", [] { return std::make_unique<ThrowProcessor>(); })
-      .IgnoreError();
-  r.Register("lr-who", [] { return std::make_unique<WhoProcessor>(); })
-      .IgnoreError();
+  r.Register("lr-sum", [] {
+     return std::make_unique<SumProcessor>();
+   }).IgnoreError();
+  r.Register("lr-fanout", [] {
+     return std::make_unique<FanoutProcessor>();
+   }).IgnoreError();
+  r.Register("lr-throw", [] {
+     return std::make_unique<ThrowProcessor>();
+   }).IgnoreError();
+  r.Register("lr-who", [] {
+     return std::make_unique<WhoProcessor>();
+   }).IgnoreError();
   return true;
 }();
 
@@ -106,6 +110,11 @@ class LocalRunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(kRegistered);
+    {
+      // Job ids restart at 1 in every test's fresh store.
+      std::lock_guard<std::mutex> lock(g_mu);
+      g_runs.clear();
+    }
     dir_ = std::filesystem::temp_directory_path() /
            ("tg-lr-" + std::to_string(getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -123,7 +132,8 @@ class LocalRunnerTest : public ::testing::Test {
     auto spec = ParseJobSpec(yaml, "test.yaml");
     EXPECT_TRUE(spec.ok()) << spec.status();
     std::vector<std::string> ids;
-    for (int i = 0; i < workers; ++i) ids.push_back("local-" + std::to_string(i));
+    for (int i = 0; i < workers; ++i)
+      ids.push_back("local-" + std::to_string(i));
     auto r = SubmitJob(store_.get(), *spec, ids, false, Clock::Real());
     EXPECT_TRUE(r.ok()) << r.status();
     return r->job_id;
@@ -315,9 +325,10 @@ params: {ms: 200}
     // Wait until the job runs, then cancel it as `taskgrid cancel` would.
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (runner.progress().counts[static_cast<size_t>(
-               TaskState::kSucceeded)] < 2 &&
-           std::chrono::steady_clock::now() < deadline) {
+    while (
+        runner.progress().counts[static_cast<size_t>(TaskState::kSucceeded)] <
+            2 &&
+        std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     EXPECT_TRUE((*other)->CancelJob(job, Clock::Real()->NowMs()).ok());
@@ -351,9 +362,10 @@ params: {ms: 50}
     std::thread interrupter([&] {
       const auto deadline =
           std::chrono::steady_clock::now() + std::chrono::seconds(20);
-      while (runner.progress().counts[static_cast<size_t>(
-                 TaskState::kSucceeded)] < 6 &&
-             std::chrono::steady_clock::now() < deadline) {
+      while (
+          runner.progress().counts[static_cast<size_t>(TaskState::kSucceeded)] <
+              6 &&
+          std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
       }
       runner.Interrupt();

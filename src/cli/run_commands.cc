@@ -37,8 +37,8 @@ int DefaultWorkers() {
 std::string ProgressLine(int64_t job_id, const Progress& p, double secs,
                          int64_t done_at_start) {
   const auto c = [&](TaskState s) { return p.counts[static_cast<size_t>(s)]; };
-  const int64_t done = c(TaskState::kSucceeded) + c(TaskState::kDead) +
-                       c(TaskState::kCancelled);
+  const int64_t done =
+      c(TaskState::kSucceeded) + c(TaskState::kDead) + c(TaskState::kCancelled);
   const double rate = secs > 0 ? (done - done_at_start) / secs : 0;
   std::string eta = "-";
   if (rate > 0 && p.total > done) {
@@ -125,7 +125,9 @@ int DriveJob(StateStore* store, int64_t job_id, const RunOptions& o) {
                : kExitJobFailed;
   }
   const JobOutcome& out = *outcome;
-  const auto c = [&](TaskState s) { return out.counts[static_cast<size_t>(s)]; };
+  const auto c = [&](TaskState s) {
+    return out.counts[static_cast<size_t>(s)];
+  };
   int64_t total = 0;
   for (int64_t n : out.counts) total += n;
   std::cout << fmt::format("job {} {} in {}\n", job_id,
@@ -202,8 +204,8 @@ int CmdRun(const RunOptions& o, const std::string& spec_path) {
     co.json = false;
     CmdStatus(co, job->id);
     return job->state == JobState::kSucceeded ? kExitOk
-           : IsTerminal(job->state)            ? kExitJobFailed
-                                               : kExitOk;
+           : IsTerminal(job->state)           ? kExitJobFailed
+                                              : kExitOk;
   }
   if (!isatty(STDERR_FILENO) || !o.progress) {
     std::cerr << "taskgrid: job " << submitted->job_id << " started\n";
@@ -255,8 +257,7 @@ int CmdRerun(const RunOptions& o, int64_t job_id, bool failed,
                              JobStateName(job->state));
     return ExitCodeFor(job->state);
   }
-  std::cout << fmt::format("job {}: {} task(s) set to run again\n", job_id,
-                           *n);
+  std::cout << fmt::format("job {}: {} task(s) set to run again\n", job_id, *n);
   return DriveJob(store.get(), job_id, o);
 }
 

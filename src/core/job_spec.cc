@@ -9,6 +9,7 @@
 
 #include "taskgrid/job_spec.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <span>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -636,25 +638,66 @@ Status CheckEncoding(const Errors& errors, std::string_view text) {
   return OkStatus();
 }
 
-StatusOr<JobSpec> Parse(const Errors& errors, std::string_view yaml) {
-  RETURN_IF_ERROR(CheckEncoding(errors, yaml));
-  std::vector<YAML::Node> docs;
+// Counts the documents of a YAML stream; only document starts matter.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  int count() const { return count_; }
+  const YAML::Mark& second() const { return second_; }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++count_ == 2) second_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  int count_ = 0;
+  YAML::Mark second_;
+};
+
+// Loads the one document of `text`. Not YAML::LoadAll: in yaml-cpp 0.7 it
+// loops forever, allocating, on some malformed input such as ","
+// (jbeder/yaml-cpp#1040). A separate event pass, stopped at the second
+// document, finds trailing documents that YAML::Load would silently drop.
+StatusOr<YAML::Node> LoadOneDocument(const Errors& errors,
+                                     std::string_view text) {
+  const std::string input(text);
+  YAML::Node root;
+  DocumentCounter counter;
   try {
-    docs = YAML::LoadAll(std::string(yaml));
+    root = YAML::Load(input);
+    std::istringstream in(input);
+    YAML::Parser parser(in);
+    while (counter.count() < 2 && parser.HandleNextDocument(counter)) {
+    }
   } catch (const YAML::Exception& e) {
     return errors.At(e.mark, "YAML syntax error: " + e.msg);
   }
-  const YAML::Mark start;  // 1:1
-  if (docs.empty() || docs[0].IsNull()) {
-    return errors.At(start,
+  if (root.IsNull()) {
+    return errors.At(YAML::Mark(),  // 1:1
                      "empty document: expected a job spec map with "
                      "at least 'name' and 'processor'");
   }
-  if (docs.size() > 1) {
-    return errors.At(docs[1].Mark(), "expected a single YAML document, found " +
-                                         std::to_string(docs.size()));
+  if (counter.count() > 1) {
+    return errors.At(counter.second(),
+                     "unexpected second YAML document: a job spec is a "
+                     "single document");
   }
-  const YAML::Node& root = docs[0];
+  return root;
+}
+
+StatusOr<JobSpec> Parse(const Errors& errors, std::string_view yaml) {
+  RETURN_IF_ERROR(CheckEncoding(errors, yaml));
+  ASSIGN_OR_RETURN(const YAML::Node root, LoadOneDocument(errors, yaml));
   ASSIGN_OR_RETURN(FieldMap top, FieldMap::Read(errors, root, root.Mark(),
                                                 FieldMap::kTop, kTopFields));
 

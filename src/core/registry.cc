@@ -9,7 +9,8 @@ namespace taskgrid {
 
 struct ProcessorRegistry::Impl {
   mutable std::mutex mu;
-  std::map<std::string, ProcessorFactory, std::less<>> factories;  // guarded by mu
+  std::map<std::string, ProcessorFactory, std::less<>>
+      factories;  // guarded by mu
 };
 
 ProcessorRegistry::ProcessorRegistry() : impl_(std::make_unique<Impl>()) {}

@@ -5,7 +5,7 @@
 namespace taskgrid {
 namespace {
 constexpr std::array<std::string_view, kNumTaskStates> kTaskNames = {
-    "pending", "dispatched", "running", "succeeded",
+    "pending", "dispatched", "running",  "succeeded",
     "failed",  "dead",       "cancelled"};
 constexpr std::array<std::string_view, 5> kJobNames = {
     "pending", "running", "succeeded", "failed", "cancelled"};

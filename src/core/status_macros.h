@@ -5,10 +5,10 @@
 
 #include "taskgrid/status.h"
 
-#define RETURN_IF_ERROR(expr)                        \
-  do {                                               \
-    ::taskgrid::Status tg_status_ = (expr);          \
-    if (!tg_status_.ok()) return tg_status_;         \
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    ::taskgrid::Status tg_status_ = (expr);  \
+    if (!tg_status_.ok()) return tg_status_; \
   } while (0)
 
 #define TG_CONCAT_INNER_(a, b) a##b

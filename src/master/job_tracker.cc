@@ -9,7 +9,10 @@ namespace taskgrid {
 
 JobTracker::JobTracker(int64_t job_id, Model model, RetryPolicy retry,
                        WriteSink* sink, Clock* clock)
-    : job_id_(job_id), model_(model), retry_(retry), sink_(sink),
+    : job_id_(job_id),
+      model_(model),
+      retry_(retry),
+      sink_(sink),
       clock_(clock) {
   worker_index_[""] = 0;
 }

@@ -124,8 +124,7 @@ class JobTracker {
   std::map<uint16_t, std::deque<int64_t>> pinned_;  // by worker index
   // (ready at mono ms, task id) of failed tasks waiting out their backoff.
   std::priority_queue<std::pair<int64_t, int64_t>,
-                      std::vector<std::pair<int64_t, int64_t>>,
-                      std::greater<>>
+                      std::vector<std::pair<int64_t, int64_t>>, std::greater<>>
       delayed_;
   int64_t reduce_id_ = 0;
   TaskCounts counts_{};

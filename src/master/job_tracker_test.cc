@@ -233,7 +233,7 @@ TEST_F(JobTrackerTest, ReduceTaskRunsOnTheMasterAfterTheMaps) {
   ASSERT_TRUE(t.AllTerminal());
   const int64_t rid = t.EnsureReduceTask();
   EXPECT_EQ(rid, 2);
-  EXPECT_EQ(t.EnsureReduceTask(), 2);  // idempotent
+  EXPECT_EQ(t.EnsureReduceTask(), 2);        // idempotent
   EXPECT_TRUE(t.Dispatch("w", 10).empty());  // never sent to a worker
   TaskRef ref = t.StartReduce();
   EXPECT_EQ(ref.attempt, 1);

@@ -20,8 +20,12 @@ class JobContextImpl : public JobContext {
   JobContextImpl(const JobDefinition& def, StateStore* store,
                  StoreWriter* writer, const TaskCounts& counts,
                  const std::atomic<bool>* cancelled, Clock* clock)
-      : def_(def), store_(store), writer_(writer), counts_(counts),
-        cancelled_(cancelled), clock_(clock) {}
+      : def_(def),
+        store_(store),
+        writer_(writer),
+        counts_(counts),
+        cancelled_(cancelled),
+        clock_(clock) {}
 
   int64_t job_id() const override { return def_.job_id; }
   const std::string& job_name() const override { return def_.name; }
@@ -48,8 +52,8 @@ class JobContextImpl : public JobContext {
         });
   }
   void Log(LogLevel level, std::string_view line) override {
-    logs_.push_back({clock_->NowMs(), static_cast<int>(level),
-                     std::string(line)});
+    logs_.push_back(
+        {clock_->NowMs(), static_cast<int>(level), std::string(line)});
   }
   bool cancelled() const override { return cancelled_->load(); }
   void SetResult(std::string result) override { result_ = std::move(result); }
@@ -84,7 +88,9 @@ Status Guarded(Fn&& fn) {
 
 Master::Master(StateStore* store, const ProcessorRegistry* registry,
                MasterOptions options)
-    : store_(store), registry_(registry), options_(std::move(options)),
+    : store_(store),
+      registry_(registry),
+      options_(std::move(options)),
       clock_(options_.clock ? options_.clock : Clock::Real()) {}
 
 Master::~Master() {
@@ -121,9 +127,8 @@ Status Master::Start(int64_t job_id,
   writer_ = std::make_unique<StoreWriter>(
       store_, job_id, epoch_, clock_, options_.writer,
       [this](const Status& s) { OnWriterError(s); });
-  auto tracker = std::make_unique<JobTracker>(job_id, spec_.model,
-                                              spec_.retry, writer_.get(),
-                                              clock_);
+  auto tracker = std::make_unique<JobTracker>(job_id, spec_.model, spec_.retry,
+                                              writer_.get(), clock_);
   tracker->SetKnownWorkers(worker_ids);
   ASSIGN_OR_RETURN(TaskCounts counts, store_->CountTasks(job_id));
   tracker->AddTerminalCounts(counts);
@@ -213,9 +218,8 @@ bool Master::RunReduce(std::unique_lock<std::mutex>& lock,
     for (int32_t i = 1; i < tracker_->attempt_of(ref.task_id); ++i) {
       backoff = std::min<int64_t>(backoff * 2, 60'000);
     }
-    state_cv_.wait_for(lock, std::chrono::milliseconds(backoff), [&] {
-      return interrupted_ || !writer_error_.ok();
-    });
+    state_cv_.wait_for(lock, std::chrono::milliseconds(backoff),
+                       [&] { return interrupted_ || !writer_error_.ok(); });
   }
 }
 
@@ -287,8 +291,8 @@ StatusOr<JobOutcome> Master::Wait() {
       return finish(OutcomeLocked(JobState::kRunning, "interrupted"));
     }
   } else if (!ok) {
-    error = std::to_string(tracker_->counts()[static_cast<size_t>(
-                TaskState::kDead)]) +
+    error = std::to_string(
+                tracker_->counts()[static_cast<size_t>(TaskState::kDead)]) +
             " task(s) dead";
   }
   Status post = RunPostProcess(lock);
@@ -297,9 +301,9 @@ StatusOr<JobOutcome> Master::Wait() {
     error = post.WithPrefix("post-process").ToString();
   }
   const JobState final_state = ok ? JobState::kSucceeded : JobState::kFailed;
-  writer_->SetJobState(final_state, clock_->NowMs(),
-                       result.empty() ? std::nullopt
-                                      : std::optional<std::string>(result));
+  writer_->SetJobState(
+      final_state, clock_->NowMs(),
+      result.empty() ? std::nullopt : std::optional<std::string>(result));
   lock.unlock();
   Status s = writer_->Flush();
   lock.lock();
@@ -388,8 +392,8 @@ StatusOr<HeartbeatResponse> Master::Heartbeat(const HeartbeatRequest& req) {
     // Attempts the worker still runs but the master no longer expects
     // (cancelled, or superseded): tell it to stop them.
     for (const auto& ref : req.running) {
-      if (ref.job_id != job_id_ || tracker_->attempt_of(ref.task_id) !=
-                                       ref.attempt ||
+      if (ref.job_id != job_id_ ||
+          tracker_->attempt_of(ref.task_id) != ref.attempt ||
           !IsInFlight(tracker_->state_of(ref.task_id))) {
         resp.cancel.push_back(ref);
       }

@@ -8,8 +8,12 @@ namespace taskgrid {
 StoreWriter::StoreWriter(StateStore* store, int64_t job_id, int64_t epoch,
                          Clock* clock, StoreWriterOptions options,
                          std::function<void(const Status&)> on_error)
-    : store_(store), job_id_(job_id), epoch_(epoch), clock_(clock),
-      options_(options), on_error_(std::move(on_error)) {
+    : store_(store),
+      job_id_(job_id),
+      epoch_(epoch),
+      clock_(clock),
+      options_(options),
+      on_error_(std::move(on_error)) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -121,8 +125,7 @@ void StoreWriter::Run() {
   while (true) {
     const auto interval = std::chrono::milliseconds(options_.flush_interval_ms);
     cv_.wait_for(lock, interval, [&] {
-      return stop_ || flush_requested_ ||
-             pending_.size() >= options_.max_batch;
+      return stop_ || flush_requested_ || pending_.size() >= options_.max_batch;
     });
     if (stop_ || !error_.ok()) return;
     const int64_t now = clock_->MonoMs();

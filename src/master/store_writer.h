@@ -63,8 +63,7 @@ class StoreWriter : public WriteSink {
     std::unordered_map<int64_t, size_t> new_index;     // id -> new_tasks[i]
     std::unordered_map<int64_t, size_t> update_index;  // id -> updates[i]
     size_t size() const {
-      return batch.new_tasks.size() + batch.updates.size() +
-             batch.logs.size();
+      return batch.new_tasks.size() + batch.updates.size() + batch.logs.size();
     }
     bool empty() const {
       return size() == 0 && !batch.job_state && batch.next_task_id == 0;

@@ -1,5 +1,7 @@
 #include "master/submit.h"
 
+#include <functional>
+
 #include "core/status_macros.h"
 #include "master/job_tracker.h"
 
@@ -19,35 +21,35 @@ StatusOr<SubmitResult> SubmitJob(StateStore* store, const JobSpec& spec,
     if (existing) return SubmitResult{existing->id, true};
   }
 
-  std::vector<TaskRecord> tasks;
-  auto add = [&](std::string stage, std::string payload) {
-    TaskRecord t;
-    t.id = static_cast<int64_t>(tasks.size()) + 1;
-    t.stage = std::move(stage);
-    t.payload = std::move(payload);
-    tasks.push_back(std::move(t));
+  // The first tasks: (stage, count, payload of the i-th).
+  std::string stage = "root";
+  int64_t count = 1;
+  std::function<std::string(int64_t)> payload = [](int64_t) {
+    return std::string();
   };
-  switch (spec.model) {
-    case Model::kStandalone:
-      add("root", "");
-      break;
-    case Model::kBroadcast:
-      for (const auto& w : workers) add(kBroadcastStage, w);
-      break;
-    case Model::kMap:
-    case Model::kMapReduce: {
-      const int64_t n = spec.InputTaskCount();
-      if (n == 0) {
-        add("root", "");
-      } else {
-        tasks.reserve(n);
-        for (int64_t i = 0; i < n; ++i) add("map", spec.InputPayload(i));
-      }
-      break;
-    }
+  if (spec.model == Model::kBroadcast) {
+    stage = kBroadcastStage;
+    count = static_cast<int64_t>(workers.size());
+    payload = [&](int64_t i) { return workers[i]; };
+  } else if ((spec.model == Model::kMap || spec.model == Model::kMapReduce) &&
+             spec.InputTaskCount() > 0) {
+    stage = "map";
+    count = spec.InputTaskCount();
+    payload = [&](int64_t i) { return spec.InputPayload(i); };
   }
-  job.next_task_id = static_cast<int64_t>(tasks.size()) + 1;
-  auto id = store->CreateJob(job, tasks);
+  job.next_task_id = count + 1;
+  int64_t made = 0;
+  auto source = [&](size_t max, std::vector<TaskRecord>* out) {
+    for (; made < count && out->size() < max; ++made) {
+      TaskRecord t;
+      t.id = made + 1;
+      t.stage = stage;
+      t.payload = payload(made);
+      out->push_back(std::move(t));
+    }
+    return made < count;
+  };
+  auto id = store->CreateJobFrom(job, source);
   if (!id.ok() && id.status().code() == StatusCode::kAlreadyExists &&
       !job.key.empty()) {
     // Lost a race with another submitter of the same key.

@@ -75,10 +75,10 @@ class ShellProcessor : public Processor {
     if (!command.ok()) {
       return InvalidArgumentError("shell: params.command is required");
     }
-    std::string script = ctx.payload().empty() &&
-                                 command->find("{}") == std::string::npos
-                             ? *command
-                             : ShellTemplateToScript(*command);
+    std::string script =
+        ctx.payload().empty() && command->find("{}") == std::string::npos
+            ? *command
+            : ShellTemplateToScript(*command);
     int out_pipe[2], err_pipe[2];
     if (pipe2(out_pipe, O_CLOEXEC) != 0) return InternalError(Errno("pipe"));
     Fd out_r(out_pipe[0]), out_w(out_pipe[1]);
@@ -107,8 +107,8 @@ class ShellProcessor : public Processor {
                                         POSIX_SPAWN_SETSIGDEF);
     std::string arg0 = "sh";
     std::string payload = ctx.payload();
-    std::vector<char*> argv = {arg0.data(), const_cast<char*>("-c"),
-                               script.data(), const_cast<char*>("taskgrid-sh"),
+    std::vector<char*> argv = {arg0.data(),    const_cast<char*>("-c"),
+                               script.data(),  const_cast<char*>("taskgrid-sh"),
                                payload.data(), nullptr};
     pid_t pid = -1;
     int rc = posix_spawn(&pid, "/bin/sh", &fa, &attr, argv.data(), environ);
@@ -142,8 +142,8 @@ class ShellProcessor : public Processor {
       if (!killed && (ctx.cancelled() || too_big)) {
         kill(-pid, SIGTERM);
         killed = true;
-        kill_deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(2000);
+        kill_deadline =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(2000);
       }
       if (killed && std::chrono::steady_clock::now() > kill_deadline) {
         kill(-pid, SIGKILL);

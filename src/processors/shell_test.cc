@@ -87,7 +87,8 @@ TEST(ShellProcessor, HostilePayloadsAreOnlyData) {
       "\" ; touch " + marker + " ; \"",
       "x\ntouch " + marker,
   };
-  for (const auto& cmd : {"printf %s {}", "printf %s '{}'", "printf %s \"{}\""}) {
+  for (const auto& cmd :
+       {"printf %s {}", "printf %s '{}'", "printf %s \"{}\""}) {
     for (const auto& payload : payloads) {
       auto p = NewShellProcessor();
       FakeContext ctx(payload, Command(cmd));

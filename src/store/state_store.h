@@ -39,12 +39,12 @@ struct JobRecord {
   std::string spec_yaml;  // JobSpecToYaml of the spec
   JobState state = JobState::kPending;
   int64_t created_ms = 0;
-  int64_t finished_ms = 0;  // 0 until terminal
-  int64_t epoch = 0;        // bumped by AcquireJob and CancelJob
-  std::string owner;        // "pid@host" of the driving process, or ""
-  int64_t heartbeat_ms = 0; // last time the owner wrote
-  std::string result;       // the reduce result, if any
-  int64_t next_task_id = 1; // ids below this are taken
+  int64_t finished_ms = 0;   // 0 until terminal
+  int64_t epoch = 0;         // bumped by AcquireJob and CancelJob
+  std::string owner;         // "pid@host" of the driving process, or ""
+  int64_t heartbeat_ms = 0;  // last time the owner wrote
+  std::string result;        // the reduce result, if any
+  int64_t next_task_id = 1;  // ids below this are taken
 };
 
 struct TaskRecord {
@@ -119,11 +119,21 @@ class StateStore {
  public:
   virtual ~StateStore() = default;
 
-  // Creates the job and its first tasks atomically; sets record.id and
-  // returns it. AlreadyExists (message names the existing job id) if the key
-  // is taken. Tasks need ids 1..n; next_task_id becomes n+1 at least.
-  virtual StatusOr<int64_t> CreateJob(const JobRecord& job,
-                                      const std::vector<TaskRecord>& tasks) = 0;
+  // Produces a job's first tasks in chunks, so a job of ten million tasks
+  // never has them all in memory: appends up to `max` tasks to `*out`
+  // (empty on entry) and returns false once there are no more.
+  using TaskSource =
+      std::function<bool(size_t max, std::vector<TaskRecord>* out)>;
+
+  // Creates the job and its first tasks atomically (one transaction); sets
+  // the job's id and returns it. AlreadyExists (message names the existing
+  // job id) if the key is taken; InvalidArgument for a task id < 1 or given
+  // twice. next_task_id becomes max(job.next_task_id, highest id + 1).
+  virtual StatusOr<int64_t> CreateJobFrom(const JobRecord& job,
+                                          const TaskSource& tasks) = 0;
+  // The same, from a vector.
+  StatusOr<int64_t> CreateJob(const JobRecord& job,
+                              const std::vector<TaskRecord>& tasks);
 
   // NotFound if absent.
   virtual StatusOr<JobRecord> GetJob(int64_t job_id) = 0;

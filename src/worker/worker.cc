@@ -29,8 +29,8 @@ class Worker::Running : public TaskContext {
 
   void Log(LogLevel level, std::string_view line) override {
     std::lock_guard<std::mutex> lock(mu_);
-    logs_.push_back({clock_->NowMs(), static_cast<int>(level),
-                     std::string(line)});
+    logs_.push_back(
+        {clock_->NowMs(), static_cast<int>(level), std::string(line)});
   }
   bool cancelled() const override { return cancelled_.load(); }
   bool SleepFor(std::chrono::milliseconds d) override {
@@ -38,8 +38,7 @@ class Worker::Running : public TaskContext {
     return !cv_.wait_for(lock, d, [&] { return cancelled_.load(); });
   }
   void SetResult(std::string result) override { result_ = std::move(result); }
-  void Map(std::vector<std::string> payloads,
-           std::string_view stage) override {
+  void Map(std::vector<std::string> payloads, std::string_view stage) override {
     if (def_.model != Model::kMap && def_.model != Model::kMapReduce) {
       throw std::logic_error(
           "Map() is only allowed under the map and mapreduce models (this "
@@ -99,15 +98,16 @@ class Worker::Running : public TaskContext {
   std::mutex mu_;
   std::condition_variable cv_;
   std::atomic<bool> cancelled_{false};
-  std::string cancel_reason_;            // guarded by mu_
-  std::vector<ReportedLog> logs_;        // guarded by mu_
-  std::string result_;                   // processor thread only
-  std::vector<ChildTasks> children_;     // processor thread only
+  std::string cancel_reason_;         // guarded by mu_
+  std::vector<ReportedLog> logs_;     // guarded by mu_
+  std::string result_;                // processor thread only
+  std::vector<ChildTasks> children_;  // processor thread only
 };
 
 Worker::Worker(WorkerOptions options, std::unique_ptr<MasterService> master,
                const ProcessorRegistry* registry)
-    : options_(std::move(options)), master_(std::move(master)),
+    : options_(std::move(options)),
+      master_(std::move(master)),
       registry_(registry),
       clock_(options_.clock ? options_.clock : Clock::Real()) {}
 
@@ -210,11 +210,11 @@ void Worker::SlotLoop(int) {
         std::lock_guard<std::mutex> lock(running_mu_);
         running_.push_back(&run);
       }
-      Status s = pit->second == nullptr
-                     ? FailedPreconditionError(
-                           "processor '" + dit->second.processor +
-                           "' is not registered in this worker")
-                     : RunGuarded(*pit->second, run);
+      Status s =
+          pit->second == nullptr
+              ? FailedPreconditionError("processor '" + dit->second.processor +
+                                        "' is not registered in this worker")
+              : RunGuarded(*pit->second, run);
       {
         std::lock_guard<std::mutex> lock(running_mu_);
         running_.erase(std::find(running_.begin(), running_.end(), &run));

@@ -19,6 +19,26 @@
 //
 // Header-only, and safe to include in several test files of one binary
 // (each instantiates with its own prefix).
+//
+// Where state_store.h leaves a point open, the suite asserts the reading a
+// durable job system needs:
+// - Job-scoped reads (GetTask, ListTasks, CountTasks, ForEach*, GetLogs) of
+//   an unknown job are NotFound; GetLogs of a task without logs is empty.
+// - CreateJob: task ids must be >= 1 and distinct (else InvalidArgument,
+//   nothing created); a task's job_id field is ignored; next_task_id is
+//   max(job.next_task_id, highest id + 1).
+// - Apply: a new task whose id exists is AlreadyExists and nothing of the
+//   batch is applied; next_task_id also grows past the new tasks; an update
+//   of a cancelled or missing task counts as fenced; job_finished_ms and
+//   heartbeat_ms of 0 leave the field as is.
+// - AcquireJob: the same owner may take the job again (new epoch); a
+//   heartbeat exactly lease_ms old is stale; an empty owner_alive presumes
+//   the holder alive; a pending job becomes running, others keep state.
+// - RerunTasks: a listed dispatched/running task is FailedPrecondition; a
+//   listed task that descends from another listed one is deleted and not
+//   counted; repeated ids count once; when nothing is rerun nothing changes
+//   (not the reset stage, not the job); the epoch is not bumped.
+// - ForEachResult with exclude_stage "" excludes nothing.
 #ifndef TASKGRID_TESTS_CONFORMANCE_STATE_STORE_CONFORMANCE_H_
 #define TASKGRID_TESTS_CONFORMANCE_STATE_STORE_CONFORMANCE_H_
 
@@ -265,19 +285,23 @@ TYPED_TEST_P(StateStoreConformanceTest, CreateJobWithoutTasksAndIdsGrow) {
 
 TYPED_TEST_P(StateStoreConformanceTest, CreateJobRejectsBadTaskIds) {
   StateStore& s = this->store();
+  std::vector<TaskRecord> long_list = MakeTasks(300);
+  long_list[200].id = 77;  // 77 twice, far into a long list
   struct Case {
     const char* name;
     std::vector<TaskRecord> tasks;
+    std::string in_message;
   };
   const Case cases[] = {
-      {"zero id", {MakeTask(1), MakeTask(0)}},
-      {"negative id", {MakeTask(-5)}},
-      {"duplicate id", {MakeTask(1), MakeTask(2), MakeTask(1)}},
+      {"zero id", {MakeTask(1), MakeTask(0)}, "0"},
+      {"negative id", {MakeTask(-5)}, "-5"},
+      {"duplicate id", {MakeTask(1), MakeTask(2), MakeTask(1)}, "1"},
+      {"duplicate in a long list", long_list, "77"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     EXPECT_TRUE(HasCode(s.CreateJob(MakeJob("bad", "bad-key"), c.tasks),
-                        StatusCode::kInvalidArgument));
+                        StatusCode::kInvalidArgument, c.in_message));
   }
   // Nothing was created, and the key is still free.
   TGC_ASSERT_OK_AND_ASSIGN(std::vector<JobRecord> jobs, s.ListJobs(0));
@@ -562,8 +586,22 @@ TYPED_TEST_P(StateStoreConformanceTest, ApplyDuplicateNewTaskAbortsBatch) {
   EXPECT_TRUE(HasCode(s.Apply(b), StatusCode::kAlreadyExists, "2"));
   EXPECT_EQ(Ids(this->AllTasks(job)), (std::vector<int64_t>{1, 2}));
   EXPECT_EQ(this->Task(job, 1).state, TaskState::kPending);
+  // The same far into a long list of new tasks.
+  b.new_tasks.clear();
+  for (int64_t id = 3; id <= 200; ++id) b.new_tasks.push_back(MakeTask(id));
+  b.new_tasks.insert(b.new_tasks.begin() + 150, MakeTask(1));
+  EXPECT_TRUE(HasCode(s.Apply(b), StatusCode::kAlreadyExists, "1"));
+  EXPECT_EQ(Ids(this->AllTasks(job)), (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(this->Job(job).next_task_id, 3);
   b.new_tasks = {MakeTask(0)};
   EXPECT_TRUE(HasCode(s.Apply(b), StatusCode::kInvalidArgument));
+  // A valid long list goes in whole.
+  b.new_tasks.clear();
+  for (int64_t id = 3; id <= 200; ++id) b.new_tasks.push_back(MakeTask(id));
+  TGC_ASSERT_OK(s.Apply(b));
+  EXPECT_EQ(this->AllTasks(job).size(), 200u);
+  EXPECT_EQ(this->Task(job, 137).payload, "payload-137");
+  EXPECT_EQ(this->Job(job).next_task_id, 201);
 }
 
 TYPED_TEST_P(StateStoreConformanceTest, ApplyFencesStaleAttempts) {

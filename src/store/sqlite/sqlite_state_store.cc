@@ -130,6 +130,8 @@ constexpr char kInsertJobSql[] =
     "INSERT INTO jobs (name, key, spec_yaml, state, created_ms, finished_ms, "
     "epoch, owner, heartbeat_ms, result, next_task_id) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+constexpr char kRaiseNextTaskIdSql[] =
+    "UPDATE jobs SET next_task_id = max(next_task_id, ?1) WHERE id = ?2";
 constexpr char kJobEpochSql[] = "SELECT epoch FROM jobs WHERE id = ?1";
 constexpr char kUpdateJobSql[] =
     "UPDATE jobs SET state = ifnull(?2, state), "
@@ -230,6 +232,8 @@ constexpr char kClearTempSql[] =
     "DELETE FROM temp.tree;";
 
 constexpr size_t kInsertChunk = 64;
+// Tasks CreateJobFrom asks its source for at a time.
+constexpr size_t kCreateChunk = 64 * 1024;
 constexpr int kTaskColumns = 14;
 // INSERT of kInsertChunk rows; built once, and static so that its address
 // keys the statement cache.
@@ -560,19 +564,12 @@ StatusOr<TaskRecord> ReadTaskRow(const Stmt& s) {
   return t;
 }
 
-StatusOr<std::optional<JobRecord>> ReadJob(Db* db, int64_t job_id) {
+StatusOr<JobRecord> MustReadJob(Db* db, int64_t job_id) {
   ASSIGN_OR_RETURN(Stmt s, Get(db, kGetJobSql));
   s.Int(1, job_id);
   ASSIGN_OR_RETURN(bool row, s.Step());
-  if (!row) return std::optional<JobRecord>();
-  ASSIGN_OR_RETURN(JobRecord j, ReadJobRow(s));
-  return std::optional<JobRecord>(std::move(j));
-}
-
-StatusOr<JobRecord> MustReadJob(Db* db, int64_t job_id) {
-  ASSIGN_OR_RETURN(std::optional<JobRecord> j, ReadJob(db, job_id));
-  if (!j) return JobNotFound(job_id);
-  return std::move(*j);
+  if (!row) return JobNotFound(job_id);
+  return ReadJobRow(s);
 }
 
 // Inserts tasks of `job_id` (their own job_id fields are ignored).
@@ -664,7 +661,6 @@ using sqlite_internal::Get;
 using sqlite_internal::JobName;
 using sqlite_internal::JobNotFound;
 using sqlite_internal::MustReadJob;
-using sqlite_internal::ReadJob;
 using sqlite_internal::Stmt;
 using sqlite_internal::WriteTxn;
 namespace sq = sqlite_internal;
@@ -865,10 +861,10 @@ StatusOr<std::unique_ptr<StateStore>> OpenSqliteStateStore(
 // ---------------------------------------------------------------------------
 // Jobs.
 
-StatusOr<int64_t> SqliteStateStore::CreateJob(
-    const JobRecord& job, const std::vector<TaskRecord>& tasks) {
-  int64_t next_id = std::max<int64_t>(job.next_task_id, 1);
-  RETURN_IF_ERROR(sq::ValidateTaskIds(tasks, &next_id));
+StatusOr<int64_t> SqliteStateStore::CreateJobFrom(const JobRecord& job,
+                                                 const TaskSource& source) {
+  const int64_t first_next_id = std::max<int64_t>(job.next_task_id, 1);
+  int64_t next_id = first_next_id;
   std::lock_guard<std::mutex> lock(write_mu_);
   Db* db = writer_.get();
   WriteTxn txn(db);
@@ -885,7 +881,7 @@ StatusOr<int64_t> SqliteStateStore::CreateJob(
         .Text(8, job.owner)
         .Int(9, job.heartbeat_ms)
         .Blob(10, job.result)
-        .Int(11, next_id);
+        .Int(11, first_next_id);
     int rc = s.StepRc();
     if (rc == SQLITE_CONSTRAINT_UNIQUE) {
       s.Reset();
@@ -899,7 +895,19 @@ StatusOr<int64_t> SqliteStateStore::CreateJob(
     if (rc != SQLITE_DONE) return s.ErrorFor(rc);
   }
   const int64_t job_id = sqlite3_last_insert_rowid(db->raw());
-  RETURN_IF_ERROR(sq::InsertTasks(db, job_id, tasks, /*new_job=*/true));
+  std::vector<TaskRecord> chunk;
+  bool more = true;
+  while (more) {
+    chunk.clear();
+    more = source(sq::kCreateChunk, &chunk);
+    RETURN_IF_ERROR(sq::ValidateTaskIds(chunk, &next_id));
+    RETURN_IF_ERROR(sq::InsertTasks(db, job_id, chunk, /*new_job=*/true));
+  }
+  if (next_id != first_next_id) {
+    ASSIGN_OR_RETURN(Stmt s, Get(db, sq::kRaiseNextTaskIdSql));
+    s.Int(1, next_id).Int(2, job_id);
+    RETURN_IF_ERROR(s.Run());
+  }
   RETURN_IF_ERROR(txn.Commit());
   return job_id;
 }
