@@ -10,12 +10,12 @@ cd "$(dirname "$0")"
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-2}
 
-build() {
+build() {  # build [TARGET]
   scripts/deps.sh
   if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
     cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
   fi
-  cmake --build "$BUILD_DIR" -j "$JOBS"
+  cmake --build "$BUILD_DIR" -j "$JOBS" ${1:+--target "$1"}
 }
 
 cmd=${1:-}
@@ -25,7 +25,7 @@ case "$cmd" in
     build
     ;;
   demo)
-    build
+    build taskgrid_cli
     exec "$BUILD_DIR/taskgrid" demo "$@"
     ;;
   test)

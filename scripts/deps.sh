@@ -8,6 +8,8 @@ BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config git
   libsqlite3-dev sqlite3 libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  zlib1g-dev libisal-dev libdeflate-dev libzstd-dev libbz2-dev liblzma-dev liblz4-dev
+  gzip zstd bzip2 xz-utils lz4 isal
 )
 
 want=("${BUILD_PKGS[@]}" "$@")

@@ -1,0 +1,53 @@
+// LineReader: splits a ReadStream into lines ('\n'-terminated; a final line
+// without '\n' counts; a trailing '\r' is kept — callers that care strip
+// it). Lines may contain NUL bytes and invalid UTF-8; nothing here cares.
+//
+// A line longer than `max_line` bytes is returned in full up to max_line
+// bytes with truncated() set, and the rest of it is skipped: memory stays
+// bounded whatever the input.
+//
+// Thread-safety: one thread at a time.
+#ifndef TASKGRID_IO_LINE_READER_H_
+#define TASKGRID_IO_LINE_READER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "io/read_stream.h"
+
+namespace taskgrid {
+
+inline constexpr size_t kDefaultMaxLine = 16u << 20;  // 16 MiB
+
+class LineReader {
+ public:
+  // `stream` must outlive the reader.
+  explicit LineReader(ReadStream* stream, size_t max_line = kDefaultMaxLine,
+                      size_t buffer_size = 1u << 20);
+  ~LineReader();
+
+  // Sets `*line` to the next line (without its '\n'), valid until the next
+  // call. Returns false at the end; an error from the stream otherwise.
+  StatusOr<bool> Next(std::string_view* line);
+
+  // 1-based number of the line last returned.
+  uint64_t line_number() const { return line_number_; }
+  // Whether the line last returned was cut at max_line.
+  bool truncated() const { return truncated_; }
+  // Decoded bytes consumed through the end of the line last returned.
+  uint64_t bytes_consumed() const { return consumed_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  uint64_t line_number_ = 0;
+  uint64_t consumed_ = 0;
+  bool truncated_ = false;
+};
+
+}  // namespace taskgrid
+
+#endif  // TASKGRID_IO_LINE_READER_H_
