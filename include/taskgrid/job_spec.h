@@ -7,6 +7,8 @@
 //   input:                     # optional; exactly one of:
 //     range: {start: 0, end: 1000000, step: 1000}
 //     # list: [a, b, c]
+//     # files: ["logs/**/*.log.gz"]   # globs: *, ?, [..], ** (any depth)
+//     # split: file | "bytes:64MiB"   # with files: cut plain files by bytes
 //   params: {any: thing}       # free map, see Params
 //   retry: {max_attempts: 3, backoff: 1s}
 //   timeout: 30s               # per task attempt; absent = no limit
@@ -58,7 +60,7 @@ struct RetryPolicy {
 };
 
 struct JobSpec {
-  enum class InputKind { kNone, kRange, kList };
+  enum class InputKind { kNone, kRange, kList, kFiles };
 
   std::string name;
   std::string key;  // empty = no idempotency key
@@ -67,12 +69,15 @@ struct JobSpec {
   InputKind input_kind = InputKind::kNone;
   RangeInput range;
   std::vector<std::string> list;
+  std::vector<std::string> files;  // glob patterns, expanded at submit time
+  int64_t split_bytes = 0;         // 0: one task per file
   Params params;
   RetryPolicy retry;
   std::chrono::milliseconds timeout{0};  // 0 = no limit
   std::string output;
 
-  // Number of first-level tasks the input expands to (0 when no input).
+  // Number of first-level tasks a range or list input expands to (0 when
+  // there is no input; 0 for files, which SubmitJob expands from the disk).
   int64_t InputTaskCount() const;
   // Payload of first-level task `i` (0 <= i < InputTaskCount()).
   std::string InputPayload(int64_t i) const;
@@ -88,6 +93,11 @@ struct JobSpec {
 // to a model that takes none.
 StatusOr<JobSpec> ParseJobSpec(std::string_view yaml,
                                std::string_view source_name);
+
+// Parses a byte size: "123", "64KiB", "64MiB", "1GiB" (powers of 1024),
+// "64KB", "64MB", "1GB" (powers of 1000), optionally with "B". InvalidArgument
+// for anything else, zero, or a size beyond int64.
+StatusOr<int64_t> ParseByteSize(std::string_view text);
 
 // Renders `spec` as YAML that ParseJobSpec reads back to an equal spec; this
 // is what the state store keeps, so `resume` needs nothing but the store.

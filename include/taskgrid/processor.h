@@ -55,6 +55,14 @@ class TaskContext {
   virtual const std::string& worker_id() const = 0;
   virtual const std::string& output_dir() const = 0;  // spec.output
 
+  // Where to write output file `name` (a plain file name, e.g. "part-00003"):
+  // a path in this attempt's private directory. The files there become
+  // visible in the job's output directory only if this attempt succeeds and
+  // is the one recorded, and only when the whole job succeeds (exactly
+  // once, each by an atomic rename). FailedPrecondition if the job has no
+  // `output`; InvalidArgument for a name with '/' or starting with '_'/'.'.
+  virtual StatusOr<std::string> OutputPath(std::string_view name);
+
   // Appends a line to this attempt's log.
   virtual void Log(LogLevel level, std::string_view line) = 0;
   void Log(std::string_view line) { Log(LogLevel::kInfo, line); }
@@ -94,6 +102,9 @@ class JobContext {
   virtual const std::string& job_name() const = 0;
   virtual const Params& params() const = 0;
   virtual const std::string& output_dir() const = 0;
+  // As TaskContext::OutputPath; in Reduce() only (the reduce task's files
+  // are committed with everyone else's), FailedPrecondition elsewhere.
+  virtual StatusOr<std::string> OutputPath(std::string_view name);
 
   // Task counts at the time of the call.
   virtual int64_t succeeded_tasks() const = 0;

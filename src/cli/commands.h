@@ -29,7 +29,16 @@ struct RunOptions {
   bool progress = true;  // shown only when stderr is a terminal
 };
 
+struct ShellOptions {
+  std::string command;
+  std::string output;
+  int max_attempts = 3;
+};
+
 int CmdRun(const RunOptions& o, const std::string& spec_path);
+// `run --shell CMD FILES...`: a map job of the shell processor over files.
+int CmdRunShell(const RunOptions& o, const ShellOptions& shell,
+                const std::vector<std::string>& inputs);
 int CmdResume(const RunOptions& o, int64_t job_id);
 int CmdRerun(const RunOptions& o, int64_t job_id, bool failed,
              const std::vector<int64_t>& task_ids);

@@ -36,9 +36,26 @@ int Main(int argc, char** argv) {
     c->add_flag("!--no-progress", run.progress, "never show progress");
   };
 
-  std::string spec_path;
-  auto* c_run = app.add_subcommand("run", "run a job on this machine");
-  c_run->add_option("spec", spec_path, "job spec (YAML)")->required();
+  std::vector<std::string> run_args;
+  ShellOptions shell;
+  auto* c_run = app.add_subcommand(
+      "run",
+      "run a job on this machine: `run JOB.yaml`, or `run --shell 'CMD {}' "
+      "--output DIR FILE|GLOB...` for one shell command per file");
+  c_run
+      ->add_option("spec", run_args,
+                   "job spec (YAML); with --shell, the input files or globs")
+      ->required();
+  c_run->add_option("--shell", shell.command,
+                    "run CMD once per input file; {} is the file (passed "
+                    "safely, never pasted into the command)");
+  c_run->add_option("--output", shell.output,
+                    "with --shell: directory for each file's stdout "
+                    "(part-NNNNN, in input order)");
+  c_run
+      ->add_option("--max-attempts", shell.max_attempts,
+                   "with --shell: attempts per file (default 3)")
+      ->check(CLI::Range(1, 1000));
   c_run->add_flag("--force", run.force,
                   "run even if a job with the spec's key exists");
   add_run(c_run);
@@ -110,7 +127,19 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   run.common = common;
-  if (c_run->parsed()) return CmdRun(run, spec_path);
+  if (c_run->parsed()) {
+    if (!shell.command.empty()) return CmdRunShell(run, shell, run_args);
+    if (!shell.output.empty()) {
+      std::cerr << "taskgrid run: --output goes with --shell (a spec names "
+                   "its own output)\n";
+      return kExitUsage;
+    }
+    if (run_args.size() != 1) {
+      std::cerr << "taskgrid run: give one job spec (or --shell CMD FILES)\n";
+      return kExitUsage;
+    }
+    return CmdRun(run, run_args[0]);
+  }
   if (c_resume->parsed()) return CmdResume(run, job_id);
   if (c_rerun->parsed()) return CmdRerun(run, job_id, failed, task_ids);
   if (c_demo->parsed()) return CmdDemo(run, demo_dir);

@@ -164,31 +164,23 @@ int DriveJob(StateStore* store, int64_t job_id, const RunOptions& o) {
   return ExitCodeFor(out.state);
 }
 
-}  // namespace
-
-int CmdRun(const RunOptions& o, const std::string& spec_path) {
-  std::ifstream in(spec_path);
-  if (!in) {
-    std::cerr << "taskgrid: cannot read job spec '" << spec_path
-              << "': " << std::strerror(errno) << "\n";
-    return kExitUsage;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  auto spec = ParseJobSpec(text.str(), spec_path);
-  if (!spec.ok()) {
-    std::cerr << "taskgrid: " << spec.status().message() << "\n";
-    return kExitUsage;
-  }
+// Submits `spec` (unless its key has a job) and drives it.
+int SubmitAndDrive(const RunOptions& o, const JobSpec& spec) {
   auto store = OpenStoreOrPrint(o.common.state_path);
   if (!store) return kExitUsage;
   const int workers = o.workers > 0 ? o.workers : DefaultWorkers();
   std::vector<std::string> ids;
   for (int i = 0; i < workers; ++i) ids.push_back("local-" + std::to_string(i));
-  auto submitted = SubmitJob(store.get(), *spec, ids, o.force, Clock::Real());
+  auto submitted = SubmitJob(store.get(), spec, ids, o.force, Clock::Real());
   if (!submitted.ok()) {
     PrintError(submitted.status());
-    return kExitJobFailed;
+    const StatusCode code = submitted.status().code();
+    // A glob that matches nothing or a missing input is a spec error.
+    return code == StatusCode::kInvalidArgument ||
+                   code == StatusCode::kNotFound ||
+                   code == StatusCode::kPermissionDenied
+               ? kExitUsage
+               : kExitJobFailed;
   }
   if (submitted->existed) {
     auto job = store->GetJob(submitted->job_id);
@@ -211,6 +203,43 @@ int CmdRun(const RunOptions& o, const std::string& spec_path) {
     std::cerr << "taskgrid: job " << submitted->job_id << " started\n";
   }
   return DriveJob(store.get(), submitted->job_id, o);
+}
+
+}  // namespace
+
+int CmdRun(const RunOptions& o, const std::string& spec_path) {
+  std::ifstream in(spec_path);
+  if (!in) {
+    std::cerr << "taskgrid: cannot read job spec '" << spec_path
+              << "': " << std::strerror(errno) << "\n";
+    return kExitUsage;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  auto spec = ParseJobSpec(text.str(), spec_path);
+  if (!spec.ok()) {
+    std::cerr << "taskgrid: " << spec.status().message() << "\n";
+    return kExitUsage;
+  }
+  return SubmitAndDrive(o, *spec);
+}
+
+int CmdRunShell(const RunOptions& o, const ShellOptions& shell,
+                const std::vector<std::string>& inputs) {
+  if (shell.output.empty()) {
+    std::cerr << "taskgrid run --shell: --output DIR is required\n";
+    return kExitUsage;
+  }
+  JobSpec spec;
+  spec.name = "shell";
+  spec.processor = "shell";
+  spec.model = Model::kMap;
+  spec.input_kind = JobSpec::InputKind::kFiles;
+  spec.files = inputs;
+  spec.params = Params({{"command", shell.command}});
+  spec.output = shell.output;
+  spec.retry.max_attempts = shell.max_attempts;
+  return SubmitAndDrive(o, spec);
 }
 
 int CmdResume(const RunOptions& o, int64_t job_id) {

@@ -44,7 +44,8 @@ using Names = std::span<const std::string_view>;
 constexpr std::string_view kTopFields[] = {"name",  "key",     "processor",
                                            "model", "input",   "params",
                                            "retry", "timeout", "output"};
-constexpr std::string_view kInputFields[] = {"range", "list"};
+constexpr std::string_view kInputFields[] = {"range", "list", "files",
+                                             "split"};
 constexpr std::string_view kRangeFields[] = {"start", "end", "step"};
 constexpr std::string_view kRetryFields[] = {"max_attempts", "backoff"};
 
@@ -426,21 +427,68 @@ Status ReadList(const Errors& errors, const Field& field,
   return OkStatus();
 }
 
+Status ReadSplit(const Errors& errors, const Field& field, JobSpec* spec) {
+  if (!field.value.IsScalar()) {
+    return errors.At(field.mark(),
+                     field.Say("expected 'file' or 'bytes:SIZE', got " +
+                               Describe(field.value)));
+  }
+  const std::string& text = field.value.Scalar();
+  if (text == "file") {
+    spec->split_bytes = 0;
+    return OkStatus();
+  }
+  constexpr std::string_view kBytes = "bytes:";
+  if (text.rfind(kBytes, 0) != 0) {
+    return errors.At(field.mark(),
+                     field.Say("expected 'file' or 'bytes:SIZE' (e.g. "
+                               "bytes:64MiB), got " +
+                               Quote(text)));
+  }
+  auto size = ParseByteSize(std::string_view(text).substr(kBytes.size()));
+  if (!size.ok()) {
+    return errors.At(field.mark(), field.Say(size.status().message()));
+  }
+  spec->split_bytes = *size;
+  return OkStatus();
+}
+
 Status ReadInput(const Errors& errors, const Field& field, JobSpec* spec) {
   ASSIGN_OR_RETURN(FieldMap fields,
                    FieldMap::Read(errors, field, kInputFields));
   const Field* range = fields.Find("range");
   const Field* list = fields.Find("list");
-  if ((range == nullptr) == (list == nullptr)) {
+  const Field* files = fields.Find("files");
+  const Field* split = fields.Find("split");
+  const int given = (range != nullptr) + (list != nullptr) + (files != nullptr);
+  if (given != 1) {
     return errors.At(
         field.mark(),
-        field.Say(range == nullptr ? "expected one of 'range' or 'list'"
-                                   : "expected one of 'range' or 'list', "
-                                     "not both"));
+        field.Say(given == 0 ? "expected one of 'range', 'list' or 'files'"
+                             : "expected one of 'range', 'list' or 'files', "
+                               "not several"));
+  }
+  if (split != nullptr && files == nullptr) {
+    return errors.At(split->mark(),
+                     split->Say("only applies to a 'files' input"));
   }
   if (range != nullptr) {
     spec->input_kind = JobSpec::InputKind::kRange;
     return ReadRange(errors, *range, &spec->range);
+  }
+  if (files != nullptr) {
+    spec->input_kind = JobSpec::InputKind::kFiles;
+    if (files->value.IsScalar()) {
+      spec->files = {files->value.Scalar()};
+    } else {
+      RETURN_IF_ERROR(ReadList(errors, *files, &spec->files));
+    }
+    for (const std::string& f : spec->files) {
+      if (f.empty()) {
+        return errors.At(files->mark(), files->Say("empty glob pattern"));
+      }
+    }
+    return split == nullptr ? OkStatus() : ReadSplit(errors, *split, spec);
   }
   spec->input_kind = JobSpec::InputKind::kList;
   return ReadList(errors, *list, &spec->list);
@@ -797,6 +845,7 @@ StatusOr<IdRange> IdRange::Parse(std::string_view payload) {
 int64_t JobSpec::InputTaskCount() const {
   switch (input_kind) {
     case InputKind::kNone:
+    case InputKind::kFiles:  // expanded by SubmitJob
       return 0;
     case InputKind::kList:
       return static_cast<int64_t>(list.size());
@@ -862,6 +911,16 @@ std::string JobSpecToYaml(const JobSpec& spec) {
     out << YAML::Key << "list" << YAML::Value << YAML::BeginSeq;
     for (const std::string& item : spec.list) out << YAML::DoubleQuoted << item;
     out << YAML::EndSeq << YAML::EndMap;
+  } else if (spec.input_kind == JobSpec::InputKind::kFiles) {
+    out << YAML::Key << "input" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "files" << YAML::Value << YAML::BeginSeq;
+    for (const std::string& f : spec.files) out << YAML::DoubleQuoted << f;
+    out << YAML::EndSeq;
+    if (spec.split_bytes > 0) {
+      out << YAML::Key << "split" << YAML::Value
+          << "bytes:" + std::to_string(spec.split_bytes);
+    }
+    out << YAML::EndMap;
   }
   if (!spec.params.values().empty()) {
     out << YAML::Key << "params" << YAML::Value << YAML::BeginMap;
@@ -881,6 +940,46 @@ std::string JobSpecToYaml(const JobSpec& spec) {
   if (!spec.output.empty()) EmitString(out, "output", spec.output);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace taskgrid
+
+namespace taskgrid {
+
+StatusOr<int64_t> ParseByteSize(std::string_view text) {
+  auto bad = [&] {
+    return InvalidArgumentError(
+        "invalid byte size '" + std::string(text) +
+        "' (expected e.g. 1048576, 64KiB, 64MiB, 1GiB, 64MB)");
+  };
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
+    ++digits;
+  }
+  if (digits == 0) return bad();
+  uint64_t n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + digits, n);
+  if (ec != std::errc() || p != text.data() + digits) return bad();
+  std::string_view unit = text.substr(digits);
+  struct Unit {
+    std::string_view name;
+    uint64_t factor;
+  };
+  static constexpr Unit kUnits[] = {
+      {"", 1},           {"B", 1},
+      {"KiB", 1 << 10},  {"MiB", 1 << 20},
+      {"GiB", 1 << 30},  {"TiB", uint64_t{1} << 40},
+      {"KB", 1000},      {"MB", 1000 * 1000},
+      {"GB", 1000 * 1000 * 1000}, {"TB", uint64_t{1000} * 1000 * 1000 * 1000},
+      {"K", 1 << 10},    {"M", 1 << 20},
+      {"G", 1 << 30}};
+  for (const Unit& u : kUnits) {
+    if (u.name != unit) continue;
+    if (n == 0) return bad();
+    if (n > static_cast<uint64_t>(INT64_MAX) / u.factor) return bad();
+    return static_cast<int64_t>(n * u.factor);
+  }
+  return bad();
 }
 
 }  // namespace taskgrid

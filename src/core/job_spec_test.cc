@@ -83,6 +83,8 @@ void ExpectSameSpec(const JobSpec& a, const JobSpec& b) {
   EXPECT_EQ(a.range.end, b.range.end);
   EXPECT_EQ(a.range.step, b.range.step);
   EXPECT_EQ(a.list, b.list);
+  EXPECT_EQ(a.files, b.files);
+  EXPECT_EQ(a.split_bytes, b.split_bytes);
   EXPECT_EQ(a.params.values(), b.params.values());
   EXPECT_EQ(a.retry.max_attempts, b.retry.max_attempts);
   EXPECT_EQ(a.retry.backoff, b.retry.backoff);
@@ -264,11 +266,24 @@ std::vector<ErrorCase> ErrorCases() {
       {"InputRangeAndList",
        Job("input: {range: {start: 0, end: 1}, list: [a]}\n"),
        "3:8",
-       {"field 'input': expected one of 'range' or 'list', not both"}},
+       {"field 'input': expected one of 'range', 'list' or 'files', not "
+        "several"}},
       {"InputNeither",
        Job("input: {}\n"),
        "3:8",
-       {"field 'input': expected one of 'range' or 'list'"}},
+       {"field 'input': expected one of 'range', 'list' or 'files'"}},
+      {"SplitWithoutFiles",
+       Job("input: {list: [a], split: file}\n"),
+       "3:27",
+       {"field 'split': only applies to a 'files' input"}},
+      {"BadSplit",
+       Job("input: {files: [x], split: lines}\n"),
+       "3:28",
+       {"field 'split': expected 'file' or 'bytes:SIZE'"}},
+      {"BadSplitSize",
+       Job("input: {files: [x], split: \"bytes:12XB\"}\n"),
+       "3:28",
+       {"invalid byte size '12XB'"}},
       {"EmptyRange",
        Job("input: {range: {start: 5, end: 5}}\n"),
        "3:16",
@@ -622,6 +637,20 @@ TEST(ParseJobSpecTest, AcceptsExtremeValidRanges) {
 // ---------------------------------------------------------------------------
 // Round trip.
 
+TEST(JobSpecTest, FilesInput) {
+  auto spec = Parse(Job("model: map\ninput: {files: [\"a/*.gz\", b.log], "
+                        "split: \"bytes:64MiB\"}\n"));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->input_kind, JobSpec::InputKind::kFiles);
+  EXPECT_EQ(spec->files, (std::vector<std::string>{"a/*.gz", "b.log"}));
+  EXPECT_EQ(spec->split_bytes, 64 << 20);
+  EXPECT_EQ(spec->InputTaskCount(), 0);  // expanded at submit time
+  spec = Parse(Job("input: {files: x.log}\n"));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->model, Model::kMap);  // the default with an input
+  EXPECT_EQ(spec->split_bytes, 0);
+}
+
 TEST(JobSpecToYamlTest, RoundTripsParsedSpecs) {
   const std::vector<std::string> docs = {
       Job(""),
@@ -647,6 +676,9 @@ output: "out dir/"
       Job("model: map\ninput:\n  list: [\"\", yes, '1.0', \"a,b\", \"#x\", "
           "\"- dash\", \"? q\", \"{not: a map}\"]\n"),
       Job("model: broadcast\ntimeout: 0s\nretry: {backoff: 0ms}\n"),
+      Job("model: mapreduce\ninput:\n  files: [\"logs/**/*.gz\", "
+          "\"a b/[x]?.log\"]\n  split: \"bytes:64MiB\"\n"),
+      Job("input: {files: \"one/*.txt\", split: file}\n"),
   };
   for (const std::string& doc : docs) {
     StatusOr<JobSpec> first = Parse(doc);

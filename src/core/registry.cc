@@ -75,6 +75,14 @@ ProcessorRegistrar::ProcessorRegistrar(const char* name,
 Status Processor::Reduce(JobContext&) { return OkStatus(); }
 Status Processor::PostProcess(JobContext&) { return OkStatus(); }
 
+StatusOr<std::string> TaskContext::OutputPath(std::string_view) {
+  return FailedPreconditionError("this context has no output directory");
+}
+
+StatusOr<std::string> JobContext::OutputPath(std::string_view) {
+  return FailedPreconditionError("this context has no output directory");
+}
+
 StatusOr<std::vector<TaskResult>> JobContext::Results() {
   std::vector<TaskResult> out;
   Status s = ForEachResult([&](const TaskResult& r) { out.push_back(r); });

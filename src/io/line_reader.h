@@ -24,13 +24,17 @@ inline constexpr size_t kDefaultMaxLine = 16u << 20;  // 16 MiB
 
 class LineReader {
  public:
-  // `stream` must outlive the reader.
+  // `stream` must outlive the reader. buffer_size is the one read buffer
+  // (at least 1 byte); lines that fit in it are returned without a copy.
+  // Memory: buffer_size + at most max_line for a line longer than the
+  // buffer.
   explicit LineReader(ReadStream* stream, size_t max_line = kDefaultMaxLine,
                       size_t buffer_size = 1u << 20);
   ~LineReader();
 
   // Sets `*line` to the next line (without its '\n'), valid until the next
   // call. Returns false at the end; an error from the stream otherwise.
+  // Errors are sticky: later calls return the same error.
   StatusOr<bool> Next(std::string_view* line);
 
   // 1-based number of the line last returned.

@@ -264,6 +264,9 @@ bool JobTracker::OnReport(TaskReport&& r, const std::string& worker) {
       }
     }
     if (!r.children.empty()) sink_->SetNextTaskId(next_id_);
+    for (auto& f : r.outputs) {
+      sink_->AddOutput(OutputRecord{id, attempt, std::move(f)});
+    }
     s = Find(id);  // slots_ may have moved
     SetState(*s, TaskState::kSucceeded);
     WriteUpdate(id, *s, attempt, finished, std::move(r.result), "");

@@ -16,12 +16,14 @@ class RecordingSink : public WriteSink {
     updates.push_back(std::move(u));
   }
   void AddLog(LogLine l) override { logs.push_back(std::move(l)); }
+  void AddOutput(OutputRecord o) override { outputs.push_back(std::move(o)); }
   void SetNextTaskId(int64_t id) override { next_id = id; }
 
   std::vector<TaskRecord> added;
   std::vector<TaskUpdate> updates;
   std::map<int64_t, TaskUpdate> last;
   std::vector<LogLine> logs;
+  std::vector<OutputRecord> outputs;
   int64_t next_id = 0;
 };
 
@@ -88,6 +90,26 @@ TEST_F(JobTrackerTest, SuccessIsRecordedAndJobCompletes) {
   EXPECT_EQ(sink_.last[1].state, TaskState::kSucceeded);
   EXPECT_EQ(sink_.last[1].result, "r1");
   EXPECT_EQ(sink_.last[1].expected_attempt, 1);
+}
+
+TEST_F(JobTrackerTest, OutputsOfTheAcceptedAttemptAreRecorded) {
+  JobTracker t = Make();
+  t.AddLoadedTask(Pending(1));
+  auto first = t.Dispatch("w1", 1);
+  ASSERT_TRUE(t.OnReport(Fail(first[0], "oops"), "w1"));
+  clock_.Advance(1000);
+  auto second = t.Dispatch("w2", 1);
+  TaskReport late = Ok(first[0]);
+  late.outputs.push_back({"part-00000", 10, 1});
+  EXPECT_FALSE(t.OnReport(std::move(late), "w1"));
+  EXPECT_TRUE(sink_.outputs.empty());  // a fenced attempt commits nothing
+  TaskReport current = Ok(second[0]);
+  current.outputs.push_back({"part-00000", 12, 7});
+  ASSERT_TRUE(t.OnReport(std::move(current), "w2"));
+  ASSERT_EQ(sink_.outputs.size(), 1u);
+  EXPECT_EQ(sink_.outputs[0].task_id, 1);
+  EXPECT_EQ(sink_.outputs[0].attempt, 2);
+  EXPECT_EQ(sink_.outputs[0].file.bytes, 12);
 }
 
 TEST_F(JobTrackerTest, StaleAttemptIsFenced) {

@@ -6,10 +6,14 @@
 #include <cerrno>
 #include <chrono>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 
+#include "core/fault.h"
 #include "core/owner.h"
 #include "core/status_macros.h"
+#include "io/output_committer.h"
+#include "io/split.h"
 
 namespace taskgrid {
 namespace {
@@ -17,20 +21,41 @@ namespace {
 // The JobContext that Reduce() and PostProcess() see.
 class JobContextImpl : public JobContext {
  public:
+  // `output_attempt_dir`: where OutputPath() puts files ("" = not here).
   JobContextImpl(const JobDefinition& def, StateStore* store,
                  StoreWriter* writer, const TaskCounts& counts,
-                 const std::atomic<bool>* cancelled, Clock* clock)
+                 const std::atomic<bool>* cancelled, Clock* clock,
+                 std::string output_attempt_dir)
       : def_(def),
         store_(store),
         writer_(writer),
         counts_(counts),
         cancelled_(cancelled),
-        clock_(clock) {}
+        clock_(clock),
+        attempt_dir_(std::move(output_attempt_dir)) {}
 
   int64_t job_id() const override { return def_.job_id; }
   const std::string& job_name() const override { return def_.name; }
   const Params& params() const override { return def_.params; }
   const std::string& output_dir() const override { return def_.output; }
+  StatusOr<std::string> OutputPath(std::string_view name) override {
+    if (def_.output.empty()) {
+      return FailedPreconditionError(
+          "the job has no output directory (set `output:` in its spec)");
+    }
+    if (attempt_dir_.empty()) {
+      return FailedPreconditionError("OutputPath is available in Reduce only");
+    }
+    RETURN_IF_ERROR(CheckOutputName(name));
+    std::error_code ec;
+    std::filesystem::create_directories(attempt_dir_, ec);
+    if (ec) {
+      return PermissionDeniedError("cannot create " + attempt_dir_ + ": " +
+                                   ec.message());
+    }
+    wrote_outputs_ = true;
+    return attempt_dir_ + "/" + std::string(name);
+  }
   int64_t succeeded_tasks() const override {
     return counts_[static_cast<size_t>(TaskState::kSucceeded)];
   }
@@ -60,6 +85,8 @@ class JobContextImpl : public JobContext {
 
   std::vector<ReportedLog>& logs() { return logs_; }
   std::string& result() { return result_; }
+  bool wrote_outputs() const { return wrote_outputs_; }
+  const std::string& attempt_dir() const { return attempt_dir_; }
 
  private:
   const JobDefinition& def_;
@@ -68,9 +95,21 @@ class JobContextImpl : public JobContext {
   const TaskCounts counts_;
   const std::atomic<bool>* cancelled_;
   Clock* const clock_;
+  const std::string attempt_dir_;
   std::vector<ReportedLog> logs_;
   std::string result_;
+  bool wrote_outputs_ = false;
 };
+
+// A task's input as the manifest shows it: a file path, "path@offset+length"
+// for a byte range, or the payload itself.
+std::string DescribeInput(const std::string& payload) {
+  if (payload.find('\0') == std::string::npos) return payload;
+  auto split = FileSplit::Parse(payload);
+  if (!split.ok()) return payload;
+  return split->path + "@" + std::to_string(split->offset) + "+" +
+         std::to_string(split->length);
+}
 
 // Runs fn, turning an exception into a failed Status.
 template <typename Fn>
@@ -188,7 +227,11 @@ bool Master::RunReduce(std::unique_lock<std::mutex>& lock,
     const TaskCounts counts = tracker_->counts();
     lock.unlock();
     JobContextImpl ctx(definition_, store_, writer_.get(), counts, &cancelled,
-                       clock_);
+                       clock_,
+                       definition_.output.empty()
+                           ? std::string()
+                           : AttemptOutputDir(definition_.output, job_id_,
+                                              ref.task_id, ref.attempt));
     TaskReport report;
     report.ref = ref;
     report.started_ms = clock_->NowMs();
@@ -200,6 +243,17 @@ bool Master::RunReduce(std::unique_lock<std::mutex>& lock,
       }
       return proc->Reduce(ctx);
     });
+    if (s.ok() && ctx.wrote_outputs()) {
+      auto sealed = SealAttemptOutputs(ctx.attempt_dir());
+      if (sealed.ok()) {
+        report.outputs = *std::move(sealed);
+      } else {
+        s = sealed.status();
+      }
+    }
+    if (!s.ok() && ctx.wrote_outputs()) {
+      DiscardAttemptOutputs(ctx.attempt_dir());
+    }
     report.finished_ms = clock_->NowMs();
     report.ok = s.ok();
     report.error = s.ok() ? "" : s.ToString();
@@ -223,12 +277,37 @@ bool Master::RunReduce(std::unique_lock<std::mutex>& lock,
   }
 }
 
+Status Master::CommitOutputs(std::unique_lock<std::mutex>& lock) {
+  lock.unlock();
+  // Every success (and its outputs) must be durable before the files that
+  // the store names are moved.
+  Status s = writer_->Flush();
+  std::vector<CommittedOutput> outputs;
+  if (s.ok()) {
+    s = store_->ForEachOutput(
+        job_id_, [&](const OutputRecord& o, const std::string& payload) {
+          CommittedOutput c;
+          c.task_id = o.task_id;
+          c.attempt = o.attempt;
+          c.input = DescribeInput(payload);
+          c.file = o.file;
+          outputs.push_back(std::move(c));
+        });
+  }
+  if (s.ok()) {
+    s = CommitJobOutputs(spec_.output, job_id_, outputs,
+                         [](int) { MaybeInjectFault("job-commit-move"); });
+  }
+  lock.lock();
+  return s;
+}
+
 Status Master::RunPostProcess(std::unique_lock<std::mutex>& lock) {
   std::atomic<bool> cancelled{false};
   const TaskCounts counts = tracker_->counts();
   lock.unlock();
   JobContextImpl ctx(definition_, store_, writer_.get(), counts, &cancelled,
-                     clock_);
+                     clock_, /*output_attempt_dir=*/"");
   Status s = Guarded([&] {
     auto proc = registry_->Create(spec_.processor);
     if (proc == nullptr) {
@@ -294,6 +373,13 @@ StatusOr<JobOutcome> Master::Wait() {
     error = std::to_string(
                 tracker_->counts()[static_cast<size_t>(TaskState::kDead)]) +
             " task(s) dead";
+  }
+  if (ok && !spec_.output.empty()) {
+    Status commit = CommitOutputs(lock);
+    if (!commit.ok()) {
+      ok = false;
+      error = commit.WithPrefix("output commit").ToString();
+    }
   }
   Status post = RunPostProcess(lock);
   if (!post.ok()) {

@@ -92,6 +92,8 @@ class Master : public MasterService {
   // false if it ended dead.
   bool RunReduce(std::unique_lock<std::mutex>& lock, std::string* result);
   Status RunPostProcess(std::unique_lock<std::mutex>& lock);
+  // The job commit of output files (io/output_committer.h).
+  Status CommitOutputs(std::unique_lock<std::mutex>& lock);
   JobOutcome OutcomeLocked(JobState state, std::string error) const;
 
   StateStore* const store_;

@@ -79,6 +79,13 @@ void StoreWriter::AddLog(LogLine line) {
   pending_.batch.logs.push_back(std::move(line));
 }
 
+void StoreWriter::AddOutput(OutputRecord output) {
+  std::unique_lock<std::mutex> lock(mu_);
+  WaitForRoomLocked(lock);
+  ++seq_added_;
+  pending_.batch.outputs.push_back(std::move(output));
+}
+
 void StoreWriter::SetNextTaskId(int64_t next_id) {
   std::lock_guard<std::mutex> lock(mu_);
   ++seq_added_;

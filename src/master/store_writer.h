@@ -46,6 +46,7 @@ class StoreWriter : public WriteSink {
   void AddTask(TaskRecord task) override;
   void UpdateTask(TaskUpdate update) override;
   void AddLog(LogLine line) override;
+  void AddOutput(OutputRecord output) override;
   void SetNextTaskId(int64_t next_id) override;
   void SetJobState(JobState state, int64_t finished_ms,
                    std::optional<std::string> result);

@@ -3,6 +3,7 @@
 #include <functional>
 
 #include "core/status_macros.h"
+#include "io/split.h"
 #include "master/job_tracker.h"
 
 namespace taskgrid {
@@ -22,6 +23,7 @@ StatusOr<SubmitResult> SubmitJob(StateStore* store, const JobSpec& spec,
   }
 
   // The first tasks: (stage, count, payload of the i-th).
+  std::vector<FileSplit> splits;
   std::string stage = "root";
   int64_t count = 1;
   std::function<std::string(int64_t)> payload = [](int64_t) {
@@ -31,6 +33,14 @@ StatusOr<SubmitResult> SubmitJob(StateStore* store, const JobSpec& spec,
     stage = kBroadcastStage;
     count = static_cast<int64_t>(workers.size());
     payload = [&](int64_t i) { return workers[i]; };
+  } else if (spec.input_kind == JobSpec::InputKind::kFiles) {
+    // Globs are expanded now, once: the job's tasks are then fixed, and a
+    // resumed job reads exactly the files it started with.
+    ASSIGN_OR_RETURN(std::vector<std::string> paths, ExpandGlobs(spec.files));
+    ASSIGN_OR_RETURN(splits, PlanSplits(paths, spec.split_bytes));
+    stage = "map";
+    count = static_cast<int64_t>(splits.size());
+    payload = [&](int64_t i) { return splits[i].ToPayload(); };
   } else if ((spec.model == Model::kMap || spec.model == Model::kMapReduce) &&
              spec.InputTaskCount() > 0) {
     stage = "map";

@@ -21,11 +21,13 @@ struct SubmitResult {
 //   standalone        one task, stage "root"
 //   broadcast         one task per worker in `workers`, stage "broadcast",
 //                     payload = the worker's id
-//   map, mapreduce    one task per input element, stage "map"; with no
+//   map, mapreduce    one task per input element, stage "map" (files:
+//                     one per FileSplit, globs expanded now); with no
 //                     input, one task, stage "root"
 // If the spec has a key that already has a job, returns that job with
 // existed = true, unless `force`, in which case the new job is created
-// without a key.
+// without a key. InvalidArgument / NotFound when a glob matches nothing or a
+// file is missing.
 StatusOr<SubmitResult> SubmitJob(StateStore* store, const JobSpec& spec,
                                  const std::vector<std::string>& workers,
                                  bool force, Clock* clock);

@@ -14,6 +14,8 @@ class WriteSink {
   // A later update of the same task supersedes an earlier unwritten one.
   virtual void UpdateTask(TaskUpdate update) = 0;
   virtual void AddLog(LogLine line) = 0;
+  // The sealed output files of a task's succeeded attempt.
+  virtual void AddOutput(OutputRecord output) = 0;
   virtual void SetNextTaskId(int64_t next_id) = 0;
 };
 

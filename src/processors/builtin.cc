@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "processors/logstats.h"
 #include "processors/shell.h"
 #include "taskgrid/processor.h"
 
@@ -44,6 +45,7 @@ void RegisterBuiltinProcessors(ProcessorRegistry& registry) {
   registry.Register("sleep", [] { return std::make_unique<SleepProcessor>(); })
       .IgnoreError();
   registry.Register("shell", [] { return NewShellProcessor(); }).IgnoreError();
+  registry.Register("logstats", NewLogStatsProcessor).IgnoreError();
 }
 
 }  // namespace taskgrid

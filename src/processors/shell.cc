@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -54,6 +55,7 @@ class Fd {
   ~Fd() { Reset(); }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
+  friend void swap(Fd& a, Fd& b) { std::swap(a.fd_, b.fd_); }
   int get() const { return fd_; }
   void Reset() {
     if (fd_ >= 0) close(fd_);
@@ -79,9 +81,32 @@ class ShellProcessor : public Processor {
         ctx.payload().empty() && command->find("{}") == std::string::npos
             ? *command
             : ShellTemplateToScript(*command);
+    // With an output directory, stdout goes straight into this task's
+    // output file (part-NNNNN, numbered in input order); otherwise it is
+    // captured as the task's result.
     int out_pipe[2], err_pipe[2];
-    if (pipe2(out_pipe, O_CLOEXEC) != 0) return InternalError(Errno("pipe"));
-    Fd out_r(out_pipe[0]), out_w(out_pipe[1]);
+    Fd out_r(-1), out_w(-1);
+    const bool to_file = !ctx.output_dir().empty();
+    if (to_file) {
+      char name[32];
+      std::snprintf(name, sizeof(name), "part-%05lld",
+                    static_cast<long long>(ctx.task_id() - 1));
+      auto path = ctx.OutputPath(name);
+      if (!path.ok()) return path.status();
+      Fd file(
+          open(path->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+      if (file.get() < 0) {
+        return Status(errno == ENOSPC ? StatusCode::kResourceExhausted
+                                      : StatusCode::kPermissionDenied,
+                      Errno("create " + *path));
+      }
+      swap(out_w, file);
+    } else {
+      if (pipe2(out_pipe, O_CLOEXEC) != 0) return InternalError(Errno("pipe"));
+      Fd r(out_pipe[0]), w(out_pipe[1]);
+      swap(out_r, r);
+      swap(out_w, w);
+    }
     if (pipe2(err_pipe, O_CLOEXEC) != 0) return InternalError(Errno("pipe"));
     Fd err_r(err_pipe[0]), err_w(err_pipe[1]);
 
@@ -134,7 +159,7 @@ class ShellProcessor : public Processor {
         err_partial.clear();
       }
     };
-    bool out_open = true, err_open = true;
+    bool out_open = !to_file, err_open = true;
     bool killed = false;
     auto kill_deadline = std::chrono::steady_clock::time_point::max();
     char buf[65536];
@@ -194,7 +219,7 @@ class ShellProcessor : public Processor {
       return UnknownError("shell: command exited with status " +
                           std::to_string(WEXITSTATUS(wstatus)));
     }
-    ctx.SetResult(std::move(out));
+    if (!to_file) ctx.SetResult(std::move(out));
     return OkStatus();
   }
 };

@@ -25,7 +25,7 @@ class FakeContext : public TaskContext {
   int attempt() const override { return 1; }
   const Params& params() const override { return params_; }
   const std::string& worker_id() const override { return stage_; }
-  const std::string& output_dir() const override { return stage_; }
+  const std::string& output_dir() const override { return output_dir_; }
   void Log(LogLevel, std::string_view line) override {
     logs.emplace_back(line);
   }
@@ -40,6 +40,7 @@ class FakeContext : public TaskContext {
 
  private:
   std::string stage_ = "root";
+  std::string output_dir_;  // none: stdout is the result
   std::string payload_;
   Params params_;
 };

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/output_file.h"
 #include "taskgrid/job_spec.h"
 #include "taskgrid/params.h"
 
@@ -72,7 +73,8 @@ struct TaskReport {
   int64_t started_ms = 0;
   int64_t finished_ms = 0;
   std::vector<ReportedLog> logs;
-  std::vector<ChildTasks> children;  // from TaskContext::Map, when ok
+  std::vector<ChildTasks> children;     // from TaskContext::Map, when ok
+  std::vector<OutputFileInfo> outputs;  // sealed output files, when ok
 };
 
 struct ReportResponse {

@@ -13,4 +13,10 @@ StatusOr<int64_t> StateStore::CreateJob(const JobRecord& job,
   });
 }
 
+Status StateStore::ForEachOutput(
+    int64_t,
+    const std::function<void(const OutputRecord&, const std::string&)>&) {
+  return UnimplementedError("this state store does not record outputs");
+}
+
 }  // namespace taskgrid

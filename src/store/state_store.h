@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "core/output_file.h"
 #include "core/states.h"
 #include "taskgrid/status.h"
 
@@ -88,12 +89,21 @@ struct LogLine {
   std::string line;
 };
 
+// An output file recorded for the attempt of a task that succeeded.
+struct OutputRecord {
+  int64_t task_id = 0;
+  int32_t attempt = 0;
+  OutputFileInfo file;
+};
+
 struct WriteBatch {
   int64_t job_id = 0;
   int64_t epoch = 0;  // must equal the job's current epoch
   std::vector<TaskRecord> new_tasks;
   std::vector<TaskUpdate> updates;
   std::vector<LogLine> logs;
+  // Replace the task's recorded outputs (all rows of task_id) with these.
+  std::vector<OutputRecord> outputs;
   // Job fields to set, if any. next_task_id is raised to at least this.
   std::optional<JobState> job_state;
   int64_t job_finished_ms = 0;
@@ -171,6 +181,12 @@ class StateStore {
       int64_t job_id, const std::string& exclude_stage,
       const std::function<void(int64_t, const std::string&,
                                const std::string&)>& fn) = 0;
+
+  // Streams the recorded outputs of the job's succeeded tasks, by task id
+  // then file name, each with its task's payload (for the manifest).
+  virtual Status ForEachOutput(
+      int64_t job_id,
+      const std::function<void(const OutputRecord&, const std::string&)>& fn);
 
   // Log lines of a task, by attempt then order of writing.
   virtual StatusOr<std::vector<LogLine>> GetLogs(int64_t job_id,

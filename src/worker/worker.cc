@@ -4,8 +4,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <exception>
+#include <filesystem>
 #include <map>
 #include <stdexcept>
+#include <system_error>
+
+#include "core/fault.h"
+#include "io/output_committer.h"
 
 namespace taskgrid {
 
@@ -26,6 +31,30 @@ class Worker::Running : public TaskContext {
   const Params& params() const override { return def_.params; }
   const std::string& worker_id() const override { return worker_id_; }
   const std::string& output_dir() const override { return def_.output; }
+
+  StatusOr<std::string> OutputPath(std::string_view name) override {
+    if (def_.output.empty()) {
+      return FailedPreconditionError(
+          "the job has no output directory (set `output:` in its spec)");
+    }
+    Status s = CheckOutputName(name);
+    if (!s.ok()) return s;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (attempt_dir_.empty()) {
+      const std::string dir = AttemptOutputDir(def_.output, a_.ref.job_id,
+                                               a_.ref.task_id, a_.ref.attempt);
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      if (ec) {
+        return Status(ec == std::errc::no_space_on_device
+                          ? StatusCode::kResourceExhausted
+                          : StatusCode::kPermissionDenied,
+                      "cannot create " + dir + ": " + ec.message());
+      }
+      attempt_dir_ = dir;
+    }
+    return attempt_dir_ + "/" + std::string(name);
+  }
 
   void Log(LogLevel level, std::string_view line) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -78,12 +107,24 @@ class Worker::Running : public TaskContext {
     } else if (!s.ok() && cancelled_.load()) {
       s = Status(s.code(), cancel_reason_ + " (" + s.message() + ")");
     }
+    if (s.ok() && !attempt_dir_.empty()) {
+      // Seal before reporting: the files must be durable before the master
+      // can record them as this task's output.
+      auto sealed = SealAttemptOutputs(attempt_dir_);
+      if (sealed.ok()) {
+        r.outputs = *std::move(sealed);
+        MaybeInjectFault("after-seal");
+      } else {
+        s = sealed.status();
+      }
+    }
     r.ok = s.ok();
     if (r.ok) {
       r.result = std::move(result_);
       r.children = std::move(children_);
     } else {
       r.error = s.ToString();
+      if (!attempt_dir_.empty()) DiscardAttemptOutputs(attempt_dir_);
     }
     r.logs = std::move(logs_);
     return r;
@@ -99,6 +140,7 @@ class Worker::Running : public TaskContext {
   std::condition_variable cv_;
   std::atomic<bool> cancelled_{false};
   std::string cancel_reason_;         // guarded by mu_
+  std::string attempt_dir_;           // guarded by mu_; "" = no outputs
   std::vector<ReportedLog> logs_;     // guarded by mu_
   std::string result_;                // processor thread only
   std::vector<ChildTasks> children_;  // processor thread only

@@ -1032,6 +1032,73 @@ TYPED_TEST_P(StateStoreConformanceTest, ForEachResultOrderAndExclusion) {
   }
 }
 
+TYPED_TEST_P(StateStoreConformanceTest,
+             OutputsOfSucceededTasksReplaceAndRerun) {
+  StateStore& s = this->store();
+  std::vector<TaskRecord> tasks = {MakeTask(1, "map", 0, TaskState::kSucceeded),
+                                   MakeTask(2, "map", 0, TaskState::kSucceeded),
+                                   MakeTask(3, "map", 0, TaskState::kDead)};
+  tasks[0].payload = "in/a.log";
+  tasks[1].payload = std::string(
+      "in/b.log\0"
+      "0\0"
+      "10",
+      13);
+  for (auto& t : tasks) t.attempt = 1;
+  const int64_t job = this->NewJob(tasks);
+  const int64_t epoch = this->Own(job);
+  auto apply = [&](std::vector<OutputRecord> outs) {
+    WriteBatch b;
+    b.job_id = job;
+    b.epoch = epoch;
+    b.outputs = std::move(outs);
+    return s.Apply(b);
+  };
+  TGC_ASSERT_OK(apply({{1, 1, {"part-00000", 5, 0xdeadbeef}},
+                       {1, 1, {"extra", 1, 2}},
+                       {2, 1, {"part-00001", 7, 3}},
+                       {3, 1, {"part-00002", 9, 4}}}));  // task 3 is dead
+  // A later success of task 1 replaces its files as a whole.
+  TGC_ASSERT_OK(apply({{1, 2, {"part-00000", 6, 5}}}));
+  struct Row {
+    int64_t task;
+    int32_t attempt;
+    std::string name;
+    int64_t bytes;
+    uint32_t crc;
+    std::string payload;
+  };
+  auto rows = [&] {
+    std::vector<Row> got;
+    EXPECT_TRUE(s.ForEachOutput(job, [&](const OutputRecord& o,
+                                         const std::string& payload) {
+                   got.push_back({o.task_id, o.attempt, o.file.name,
+                                  o.file.bytes, o.file.crc32, payload});
+                 }).ok());
+    return got;
+  };
+  auto got = rows();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].task, 1);
+  EXPECT_EQ(got[0].attempt, 2);
+  EXPECT_EQ(got[0].name, "part-00000");
+  EXPECT_EQ(got[0].bytes, 6);
+  EXPECT_EQ(got[0].crc, 5u);
+  EXPECT_EQ(got[0].payload, "in/a.log");
+  EXPECT_EQ(got[1].task, 2);
+  EXPECT_EQ(got[1].crc, 3u);
+  EXPECT_EQ(got[1].payload, tasks[1].payload);
+  // A rerun task's outputs are forgotten.
+  TGC_ASSERT_OK(s.RerunTasks(job, false, {1}, "").status());
+  got = rows();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].task, 2);
+  EXPECT_EQ(
+      s.ForEachOutput(job + 100, [](const OutputRecord&, const std::string&) {})
+          .code(),
+      StatusCode::kNotFound);
+}
+
 TYPED_TEST_P(StateStoreConformanceTest, LogsByAttemptThenWriteOrder) {
   StateStore& s = this->store();
   const int64_t job = this->NewJob(MakeTasks(2));
@@ -1182,9 +1249,9 @@ TYPED_TEST_P(StateStoreConformanceTest, ConcurrentCallsFromThreads) {
 
 REGISTER_TYPED_TEST_SUITE_P(
     StateStoreConformanceTest, CreateJobStoresEveryField,
-    CreateJobWithoutTasksAndIdsGrow, CreateJobRejectsBadTaskIds,
-    DuplicateKeyIsAlreadyExists, ListJobsNewestFirst,
-    UnknownJobIsNotFoundEverywhere, AcquireJobLeaseRules,
+    OutputsOfSucceededTasksReplaceAndRerun, CreateJobWithoutTasksAndIdsGrow,
+    CreateJobRejectsBadTaskIds, DuplicateKeyIsAlreadyExists,
+    ListJobsNewestFirst, UnknownJobIsNotFoundEverywhere, AcquireJobLeaseRules,
     AcquireJobKeepsStateAndRefusesEnded, ApplyStaleEpochIsAbortedNothingApplied,
     ApplyWritesTasksAndJobFields, ApplyDuplicateNewTaskAbortsBatch,
     ApplyFencesStaleAttempts, CancelledTaskIsNeverOverwritten, CancelJob,

@@ -65,7 +65,7 @@ class SqliteStateStore : public StateStore {
   // The schema version this binary writes. Opening a file whose version is
   // newer fails with kFailedPrecondition; older files are migrated in one
   // transaction.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens (creating it and its parent directories if needed) the database
   // at `path` and brings its schema up to date. InvalidArgument for an empty
@@ -97,6 +97,10 @@ class SqliteStateStore : public StateStore {
   StatusOr<TaskCounts> CountTasks(int64_t job_id) override;
   Status ForEachUnfinishedTask(
       int64_t job_id, const std::function<void(TaskRecord&&)>& fn) override;
+  Status ForEachOutput(
+      int64_t job_id,
+      const std::function<void(const OutputRecord&, const std::string&)>& fn)
+      override;
   Status ForEachResult(
       int64_t job_id, const std::string& exclude_stage,
       const std::function<void(int64_t, const std::string&,

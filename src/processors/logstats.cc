@@ -1,0 +1,899 @@
+#include "processors/logstats.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+
+#include "core/status_macros.h"
+#include "io/split.h"
+
+namespace taskgrid {
+namespace {
+
+inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// ---------------------------------------------------------------------------
+// Parsing.
+
+inline const char* SkipSpaces(const char* p, const char* end) {
+  while (p < end && *p == ' ') ++p;
+  return p;
+}
+
+// The first `c` at or after p, or end.
+inline const char* ScanTo(const char* p, const char* end, char c) {
+  while (p < end && *p != c) ++p;
+  return p;
+}
+
+// A field separator: one or more spaces. nullptr if there is none at p.
+inline const char* Separator(const char* p, const char* end) {
+  if (p >= end || *p != ' ') return nullptr;
+  return SkipSpaces(p + 1, end);
+}
+
+// The closing quote of a field whose text starts at `begin`: the first '"'
+// preceded by an even number of backslashes.
+inline const char* FindClosingQuote(const char* begin, const char* end) {
+  const char* p = begin;
+  for (;;) {
+    const char* q = static_cast<const char*>(std::memchr(p, '"', end - p));
+    if (q == nullptr) return nullptr;
+    const char* b = q;
+    while (b > begin && b[-1] == '\\') --b;
+    if (((q - b) & 1) == 0) return q;
+    p = q + 1;
+  }
+}
+
+// A quoted field at p; returns the position after its closing quote.
+inline const char* QuotedField(const char* p, const char* end,
+                               std::string_view* field) {
+  if (p >= end || *p != '"') return nullptr;
+  const char* q = FindClosingQuote(p + 1, end);
+  if (q == nullptr) return nullptr;
+  *field = std::string_view(p + 1, q - p - 1);
+  return q + 1;
+}
+
+// ---------------------------------------------------------------------------
+// Hashing and flat tables.
+
+__extension__ typedef unsigned __int128 U128;
+
+inline uint64_t Mix(uint64_t a, uint64_t b) {
+  const U128 r = static_cast<U128>(a) * b;
+  return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
+}
+
+constexpr uint64_t kK0 = 0xa0761d6478bd642full;
+constexpr uint64_t kK1 = 0xe7037ed1a0b428dbull;
+constexpr uint64_t kK2 = 0x8ebc6af09c88c6e3ull;
+
+inline uint64_t Load64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+inline uint64_t Load32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// wyhash-style: 16 bytes per multiply, overlapping loads for the tail.
+uint64_t HashBytes(const char* p, size_t n) {
+  uint64_t seed = kK0 ^ Mix(n ^ kK1, kK2);
+  uint64_t a, b;
+  if (n <= 16) {
+    if (n >= 4) {
+      const size_t d = (n >> 3) << 2;
+      a = (Load32(p) << 32) | Load32(p + d);
+      b = (Load32(p + n - 4) << 32) | Load32(p + n - 4 - d);
+    } else if (n > 0) {
+      a = (uint64_t{static_cast<unsigned char>(p[0])} << 16) |
+          (uint64_t{static_cast<unsigned char>(p[n >> 1])} << 8) |
+          static_cast<unsigned char>(p[n - 1]);
+      b = 0;
+    } else {
+      a = b = 0;
+    }
+  } else {
+    size_t i = n;
+    const char* q = p;
+    while (i > 16) {
+      seed = Mix(Load64(q) ^ kK1, Load64(q + 8) ^ seed);
+      q += 16;
+      i -= 16;
+    }
+    a = Load64(p + n - 16);
+    b = Load64(p + n - 8);
+  }
+  return Mix(kK1 ^ n, Mix(a ^ kK1, b ^ seed));
+}
+
+struct Ip6 {
+  uint64_t hi = 0;  // bytes 0..7, big endian: (hi, lo) order is byte order
+  uint64_t lo = 0;
+  friend auto operator<=>(const Ip6&, const Ip6&) = default;
+};
+
+inline uint64_t HashKey(uint32_t k) { return Mix(k ^ kK0, kK1); }
+inline uint64_t HashKey(const Ip6& k) { return Mix(k.hi ^ kK0, k.lo ^ kK1); }
+
+// An open-addressing set (linear probing, load <= 1/2) of trivially
+// copyable keys; K{} marks an empty slot, and is itself kept in a flag.
+template <typename K>
+class FlatSet {
+ public:
+  void Insert(const K& k) {
+    if (k == K{}) {
+      has_empty_key_ = true;
+      return;
+    }
+    if ((used_ + 1) * 2 > slots_.size()) Grow();
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = HashKey(k) & mask;; i = (i + 1) & mask) {
+      K& s = slots_[i];
+      if (s == K{}) {
+        s = k;
+        ++used_;
+        return;
+      }
+      if (s == k) return;
+    }
+  }
+  size_t size() const { return used_ + (has_empty_key_ ? 1 : 0); }
+  // The keys in ascending order.
+  std::vector<K> Sorted() const {
+    std::vector<K> v;
+    v.reserve(size());
+    if (has_empty_key_) v.push_back(K{});
+    for (const K& s : slots_) {
+      if (!(s == K{})) v.push_back(s);
+    }
+    std::sort(v.begin(), v.end());
+    return v;
+  }
+
+ private:
+  void Grow() {
+    std::vector<K> old = std::move(slots_);
+    slots_.assign(old.empty() ? 16 : old.size() * 2, K{});
+    used_ = 0;
+    for (const K& s : old) {
+      if (!(s == K{})) Insert(s);
+    }
+  }
+
+  std::vector<K> slots_;
+  size_t used_ = 0;
+  bool has_empty_key_ = false;
+};
+
+// String -> count, open addressing; the strings live in one arena (an
+// append-only std::string addressed by offset, so growth moves nothing that
+// slots point to).
+class StringCounter {
+ public:
+  void Add(std::string_view key, int64_t n) {
+    if ((used_ + 1) * 2 > slots_.size()) Grow();
+    const uint64_t h = HashBytes(key.data(), key.size());
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      Slot& s = slots_[i];
+      if (s.count == 0) {
+        s.hash = h;
+        s.offset = arena_.size();
+        s.length = static_cast<uint32_t>(key.size());
+        s.count = n;
+        arena_.append(key);
+        ++used_;
+        return;
+      }
+      if (s.hash == h && s.length == key.size() &&
+          std::memcmp(arena_.data() + s.offset, key.data(), key.size()) == 0) {
+        s.count += n;
+        return;
+      }
+    }
+  }
+  size_t size() const { return used_; }
+  template <typename F>
+  void ForEach(F&& f) const {
+    for (const Slot& s : slots_) {
+      if (s.count != 0) f(Key(s), s.count);
+    }
+  }
+  std::vector<std::pair<std::string_view, int64_t>> Entries() const {
+    std::vector<std::pair<std::string_view, int64_t>> v;
+    v.reserve(used_);
+    ForEach([&](std::string_view k, int64_t c) { v.emplace_back(k, c); });
+    return v;
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    uint64_t offset = 0;
+    uint32_t length = 0;
+    int64_t count = 0;  // 0: empty slot
+  };
+  std::string_view Key(const Slot& s) const {
+    return std::string_view(arena_.data() + s.offset, s.length);
+  }
+  void Grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 16 : old.size() * 2, Slot{});
+    const size_t mask = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (s.count == 0) continue;
+      size_t i = s.hash & mask;
+      while (slots_[i].count != 0) i = (i + 1) & mask;
+      slots_[i] = s;
+    }
+  }
+
+  std::vector<Slot> slots_;
+  size_t used_ = 0;
+  std::string arena_;
+};
+
+// Dotted quad without leading zeros (which nginx never writes; a value with
+// them stays a distinct string).
+bool ParseIpv4(std::string_view s, uint32_t* out) {
+  if (s.size() < 7 || s.size() > 15) return false;
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) {
+    if (p == end || !IsDigit(*p)) return false;
+    unsigned octet = *p++ - '0';
+    if (p != end && IsDigit(*p)) {
+      if (octet == 0) return false;
+      octet = octet * 10 + (*p++ - '0');
+      if (p != end && IsDigit(*p)) {
+        octet = octet * 10 + (*p++ - '0');
+        if (octet > 255) return false;
+      }
+    }
+    v = (v << 8) | octet;
+    if (i < 3) {
+      if (p == end || *p != '.') return false;
+      ++p;
+    }
+  }
+  if (p != end) return false;
+  *out = v;
+  return true;
+}
+
+bool ParseIpv6(std::string_view s, Ip6* out) {
+  char buf[64];
+  if (s.size() < 2 || s.size() >= sizeof(buf) ||
+      s.find(':') == std::string_view::npos) {
+    return false;
+  }
+  std::memcpy(buf, s.data(), s.size());
+  buf[s.size()] = '\0';
+  unsigned char bin[16];
+  if (inet_pton(AF_INET6, buf, bin) != 1) return false;
+  out->hi = out->lo = 0;
+  for (int i = 0; i < 8; ++i) out->hi = (out->hi << 8) | bin[i];
+  for (int i = 8; i < 16; ++i) out->lo = (out->lo << 8) | bin[i];
+  return true;
+}
+
+inline void SaturatingAdd(int64_t* sum, int64_t v) {
+  if (__builtin_add_overflow(*sum, v, sum)) {
+    *sum = std::numeric_limits<int64_t>::max();
+  }
+}
+
+bool ValidHour(std::string_view h) {
+  if (h.size() != 10) return false;
+  for (char c : h) {
+    if (!IsDigit(c)) return false;
+  }
+  auto two = [&](size_t i) { return (h[i] - '0') * 10 + (h[i + 1] - '0'); };
+  const int month = two(4), day = two(6), hour = two(8);
+  return month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// ParseCombinedLine.
+
+void SplitRequest(std::string_view request, std::string_view* method,
+                  std::string_view* url, std::string_view* protocol) {
+  *url = *protocol = std::string_view();
+  const char* const begin = request.data();
+  const char* end = begin + request.size();
+  const char* p = ScanTo(begin, end, ' ');
+  *method = std::string_view(begin, p - begin);
+  p = SkipSpaces(p, end);
+  if (p == end) return;
+  // The protocol is the last token if it starts with "HTTP/"; it is short,
+  // so look for its space from the end.
+  const char* sp = end;
+  while (sp > p && sp[-1] != ' ') --sp;
+  if (sp > p && end - sp >= 5 && std::memcmp(sp, "HTTP/", 5) == 0) {
+    *protocol = std::string_view(sp, end - sp);
+    end = sp;
+  }
+  while (end > p && end[-1] == ' ') --end;
+  *url = std::string_view(p, end - p);
+}
+
+bool ParseCombinedLine(std::string_view line, ParsedLine* out) {
+  const char* p = line.data();
+  const char* const end = p + line.size();
+
+  // The first fields are short: plain loops beat memchr's call overhead.
+  // $remote_addr and the ident field ("-").
+  const char* sp = ScanTo(p, end, ' ');
+  if (sp == end || sp == p) return false;
+  out->remote_addr = std::string_view(p, sp - p);
+  p = SkipSpaces(sp, end);
+  sp = ScanTo(p, end, ' ');
+  if (sp == end || sp == p) return false;
+  p = SkipSpaces(sp, end);
+
+  // $remote_user runs to the first " [" (a user name may hold spaces).
+  const char* lb = p;
+  for (;;) {
+    lb = ScanTo(lb, end, '[');
+    if (lb == end) return false;
+    if (lb > p && lb[-1] == ' ') break;
+    ++lb;
+  }
+  const char* user_end = lb;
+  while (user_end > p && user_end[-1] == ' ') --user_end;
+  if (user_end == p) return false;
+  out->remote_user = std::string_view(p, user_end - p);
+
+  // [$time_local]
+  const char* rb =
+      static_cast<const char*>(std::memchr(lb + 1, ']', end - lb - 1));
+  if (rb == nullptr) return false;
+  out->time_local = std::string_view(lb + 1, rb - lb - 1);
+
+  // "$request"
+  if ((p = Separator(rb + 1, end)) == nullptr) return false;
+  if ((p = QuotedField(p, end, &out->request)) == nullptr) return false;
+  if ((p = Separator(p, end)) == nullptr) return false;
+
+  // $status: exactly three digits.
+  if (end - p < 4 || !IsDigit(p[0]) || !IsDigit(p[1]) || !IsDigit(p[2]) ||
+      p[3] != ' ') {
+    return false;
+  }
+  out->status = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+  p = SkipSpaces(p + 3, end);
+
+  // $body_bytes_sent: an int64, or "-".
+  if (p < end && *p == '-') {
+    out->body_bytes = 0;
+    ++p;
+  } else {
+    const char* const digits = p;
+    uint64_t v = 0;
+    while (p < end && IsDigit(*p)) {
+      v = v * 10 + static_cast<unsigned>(*p - '0');
+      if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+        return false;
+      }
+      ++p;
+    }
+    if (p == digits) return false;
+    out->body_bytes = static_cast<int64_t>(v);
+  }
+
+  // "$http_referer" "$http_user_agent", then anything.
+  if ((p = Separator(p, end)) == nullptr) return false;
+  if ((p = QuotedField(p, end, &out->referer)) == nullptr) return false;
+  if ((p = Separator(p, end)) == nullptr) return false;
+  if (QuotedField(p, end, &out->user_agent) == nullptr) return false;
+
+  SplitRequest(out->request, &out->method, &out->url, &out->protocol);
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// PathKey.
+
+StatusOr<LogKey> PathKey(std::string_view path) {
+  // The last three non-empty components, right to left.
+  std::string_view comps[3];
+  size_t end = path.size();
+  int found = 0;
+  while (found < 3) {
+    while (end > 0 && path[end - 1] == '/') --end;
+    if (end == 0) break;
+    const size_t slash = path.rfind('/', end - 1);
+    const size_t begin = slash == std::string_view::npos ? 0 : slash + 1;
+    comps[found++] = path.substr(begin, end - begin);
+    end = begin;
+  }
+  const auto fail = [&](std::string_view why) {
+    return InvalidArgumentError(fmt::format(
+        "logstats: cannot take (domain, hour) from path \"{}\": {}; expected "
+        ".../<domain>/<YYYYMMDDHH>/<file>",
+        path, why));
+  };
+  if (found < 3) return fail("too few directory components");
+  const std::string_view hour = comps[1];
+  const std::string_view domain = comps[2];
+  if (!ValidHour(hour)) {
+    return fail(fmt::format("\"{}\" is not an hour YYYYMMDDHH", hour));
+  }
+  if (domain == "." || domain == "..") {
+    return fail(fmt::format("\"{}\" is not a domain", domain));
+  }
+  return LogKey{std::string(domain), std::string(hour)};
+}
+
+// ---------------------------------------------------------------------------
+// HourStats.
+
+struct HourStats::Tables {
+  FlatSet<uint32_t> ipv4;
+  FlatSet<Ip6> ipv6;
+  StringCounter other_addrs;  // counts unused
+  StringCounter urls;
+};
+
+HourStats::HourStats() : t_(std::make_unique<Tables>()) {}
+HourStats::~HourStats() = default;
+HourStats::HourStats(HourStats&&) noexcept = default;
+HourStats& HourStats::operator=(HourStats&&) noexcept = default;
+
+void HourStats::AddLine(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.empty()) return;
+  ParsedLine parsed;
+  if (ParseCombinedLine(line, &parsed)) {
+    Add(parsed);
+  } else {
+    ++malformed_;
+  }
+}
+
+void HourStats::Add(const ParsedLine& line) {
+  ++requests_;
+  SaturatingAdd(&bytes_, line.body_bytes);
+  const unsigned bucket = static_cast<unsigned>(line.status / 100) - 2u;
+  if (bucket < 4) ++status_[bucket];
+  uint32_t v4;
+  Ip6 v6;
+  if (ParseIpv4(line.remote_addr, &v4)) {
+    t_->ipv4.Insert(v4);
+  } else if (ParseIpv6(line.remote_addr, &v6)) {
+    t_->ipv6.Insert(v6);
+  } else {
+    t_->other_addrs.Add(line.remote_addr, 1);
+  }
+  if (!line.url.empty()) t_->urls.Add(line.url, 1);
+}
+
+void HourStats::Merge(const HourStats& other) {
+  requests_ += other.requests_;
+  SaturatingAdd(&bytes_, other.bytes_);
+  for (int i = 0; i < 4; ++i) status_[i] += other.status_[i];
+  malformed_ += other.malformed_;
+  for (uint32_t ip : other.t_->ipv4.Sorted()) t_->ipv4.Insert(ip);
+  for (const Ip6& ip : other.t_->ipv6.Sorted()) t_->ipv6.Insert(ip);
+  other.t_->other_addrs.ForEach(
+      [&](std::string_view a, int64_t c) { t_->other_addrs.Add(a, c); });
+  other.t_->urls.ForEach(
+      [&](std::string_view u, int64_t c) { t_->urls.Add(u, c); });
+}
+
+int64_t HourStats::status_class(int status_class) const {
+  return status_class >= 2 && status_class <= 5 ? status_[status_class - 2] : 0;
+}
+
+int64_t HourStats::unique_ips() const {
+  return static_cast<int64_t>(t_->ipv4.size() + t_->ipv6.size() +
+                              t_->other_addrs.size());
+}
+
+int64_t HourStats::distinct_urls() const {
+  return static_cast<int64_t>(t_->urls.size());
+}
+
+std::vector<std::pair<std::string_view, int64_t>> HourStats::TopUrls(
+    size_t n) const {
+  auto v = t_->urls.Entries();
+  const auto by_rank = [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  };
+  if (n < v.size()) {
+    std::partial_sort(v.begin(), v.begin() + n, v.end(), by_rank);
+    v.resize(n);
+  } else {
+    std::sort(v.begin(), v.end(), by_rank);
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------------------
+// Result serialization.
+
+class ResultCodec {
+ public:
+  static std::string Serialize(const Merged& groups) {
+    std::string out = "L\x01";
+    PutVarint(groups.size(), &out);
+    for (const auto& [key, s] : groups) {
+      PutString(key.domain, &out);
+      PutString(key.hour, &out);
+      for (int64_t v : {s.requests_, s.bytes_, s.status_[0], s.status_[1],
+                        s.status_[2], s.status_[3], s.malformed_}) {
+        PutVarint(static_cast<uint64_t>(v), &out);
+      }
+      const auto v4 = s.t_->ipv4.Sorted();
+      PutVarint(v4.size(), &out);
+      for (uint32_t ip : v4) {
+        for (int shift = 24; shift >= 0; shift -= 8) {
+          out.push_back(static_cast<char>(ip >> shift));
+        }
+      }
+      const auto v6 = s.t_->ipv6.Sorted();
+      PutVarint(v6.size(), &out);
+      for (const Ip6& ip : v6) {
+        for (int shift = 56; shift >= 0; shift -= 8) {
+          out.push_back(static_cast<char>(ip.hi >> shift));
+        }
+        for (int shift = 56; shift >= 0; shift -= 8) {
+          out.push_back(static_cast<char>(ip.lo >> shift));
+        }
+      }
+      auto others = s.t_->other_addrs.Entries();
+      std::sort(others.begin(), others.end());
+      PutVarint(others.size(), &out);
+      for (const auto& [addr, count] : others) PutString(addr, &out);
+      auto urls = s.t_->urls.Entries();
+      std::sort(urls.begin(), urls.end());
+      PutVarint(urls.size(), &out);
+      for (const auto& [url, count] : urls) {
+        PutString(url, &out);
+        PutVarint(static_cast<uint64_t>(count), &out);
+      }
+    }
+    return out;
+  }
+
+  static Status Merge(std::string_view in, Merged* into) {
+    ResultCodec r(in);
+    if (in.size() < 2 || in[0] != 'L') return r.Corrupt("bad magic");
+    if (in[1] != '\x01') {
+      return r.Corrupt(fmt::format("unknown version {}", int{in[1]}));
+    }
+    r.pos_ = 2;
+    uint64_t ngroups;
+    RETURN_IF_ERROR(r.Varint(&ngroups));
+    for (uint64_t g = 0; g < ngroups; ++g) {
+      LogKey key;
+      RETURN_IF_ERROR(r.String(&key.domain));
+      RETURN_IF_ERROR(r.String(&key.hour));
+      HourStats& s = (*into)[std::move(key)];
+      int64_t c[7];
+      for (int64_t& v : c) RETURN_IF_ERROR(r.Count(&v));
+      s.requests_ += c[0];
+      SaturatingAdd(&s.bytes_, c[1]);
+      for (int i = 0; i < 4; ++i) s.status_[i] += c[2 + i];
+      s.malformed_ += c[6];
+
+      uint64_t n;
+      RETURN_IF_ERROR(r.Varint(&n));
+      std::string_view raw;
+      RETURN_IF_ERROR(r.Bytes(n, 4, &raw));
+      for (size_t i = 0; i < raw.size(); i += 4) {
+        uint32_t ip = 0;
+        for (int j = 0; j < 4; ++j) ip = (ip << 8) | U8(raw[i + j]);
+        s.t_->ipv4.Insert(ip);
+      }
+      RETURN_IF_ERROR(r.Varint(&n));
+      RETURN_IF_ERROR(r.Bytes(n, 16, &raw));
+      for (size_t i = 0; i < raw.size(); i += 16) {
+        Ip6 ip;
+        for (int j = 0; j < 8; ++j) ip.hi = (ip.hi << 8) | U8(raw[i + j]);
+        for (int j = 8; j < 16; ++j) ip.lo = (ip.lo << 8) | U8(raw[i + j]);
+        s.t_->ipv6.Insert(ip);
+      }
+      RETURN_IF_ERROR(r.Varint(&n));
+      for (uint64_t i = 0; i < n; ++i) {
+        std::string_view addr;
+        RETURN_IF_ERROR(r.StringView(&addr));
+        s.t_->other_addrs.Add(addr, 1);
+      }
+      RETURN_IF_ERROR(r.Varint(&n));
+      for (uint64_t i = 0; i < n; ++i) {
+        std::string_view url;
+        int64_t count;
+        RETURN_IF_ERROR(r.StringView(&url));
+        RETURN_IF_ERROR(r.Count(&count));
+        if (count == 0) return r.Corrupt("zero URL count");
+        s.t_->urls.Add(url, count);
+      }
+    }
+    if (r.pos_ != in.size()) return r.Corrupt("trailing bytes");
+    return OkStatus();
+  }
+
+ private:
+  explicit ResultCodec(std::string_view in) : in_(in) {}
+
+  static unsigned U8(char c) { return static_cast<unsigned char>(c); }
+
+  static void PutVarint(uint64_t v, std::string* out) {
+    while (v >= 0x80) {
+      out->push_back(static_cast<char>(v | 0x80));
+      v >>= 7;
+    }
+    out->push_back(static_cast<char>(v));
+  }
+  static void PutString(std::string_view s, std::string* out) {
+    PutVarint(s.size(), out);
+    out->append(s);
+  }
+
+  Status Corrupt(std::string_view what) const {
+    return DataLossError(
+        fmt::format("logstats: corrupt task result ({}) at byte {} of {}", what,
+                    pos_, in_.size()));
+  }
+  Status Varint(uint64_t* v) {
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ >= in_.size()) return Corrupt("truncated");
+      const unsigned b = U8(in_[pos_++]);
+      *v |= uint64_t{b & 0x7f} << shift;
+      if ((b & 0x80) == 0) return OkStatus();
+    }
+    return Corrupt("varint too long");
+  }
+  Status Count(int64_t* v) {
+    uint64_t u;
+    RETURN_IF_ERROR(Varint(&u));
+    if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return Corrupt("count out of range");
+    }
+    *v = static_cast<int64_t>(u);
+    return OkStatus();
+  }
+  Status Bytes(uint64_t n, uint64_t width, std::string_view* out) {
+    if (n > (in_.size() - pos_) / width) return Corrupt("truncated");
+    *out = in_.substr(pos_, n * width);
+    pos_ += n * width;
+    return OkStatus();
+  }
+  Status StringView(std::string_view* s) {
+    uint64_t n;
+    RETURN_IF_ERROR(Varint(&n));
+    if (n > std::numeric_limits<uint32_t>::max()) {
+      return Corrupt("string too long");
+    }
+    return Bytes(n, 1, s);
+  }
+  Status String(std::string* s) {
+    std::string_view v;
+    RETURN_IF_ERROR(StringView(&v));
+    s->assign(v);
+    return OkStatus();
+  }
+
+  std::string_view in_;
+  size_t pos_ = 0;
+};
+
+std::string SerializeResult(const Merged& groups) {
+  return ResultCodec::Serialize(groups);
+}
+
+Status MergeResult(std::string_view result, Merged* into) {
+  return ResultCodec::Merge(result, into);
+}
+
+// ---------------------------------------------------------------------------
+// CSV.
+
+void AppendCsvField(std::string_view field, std::string* out) {
+  if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out->append(field);
+    return;
+  }
+  out->push_back('"');
+  for (char c : field) {
+    if (c == '"') out->push_back('"');
+    out->push_back(c);
+  }
+  out->push_back('"');
+}
+
+std::string SummaryCsv(const Merged& merged) {
+  std::string out =
+      "domain,hour,requests,bytes,status_2xx,status_3xx,status_4xx,"
+      "status_5xx,unique_ips,malformed\n";
+  for (const auto& [key, s] : merged) {
+    AppendCsvField(key.domain, &out);
+    out.push_back(',');
+    AppendCsvField(key.hour, &out);
+    fmt::format_to(std::back_inserter(out), ",{},{},{},{},{},{},{},{}\n",
+                   s.requests(), s.bytes(), s.status_class(2),
+                   s.status_class(3), s.status_class(4), s.status_class(5),
+                   s.unique_ips(), s.malformed());
+  }
+  return out;
+}
+
+std::string TopUrlsCsv(const Merged& merged, size_t top) {
+  std::string out = "domain,hour,rank,url,requests\n";
+  for (const auto& [key, s] : merged) {
+    size_t rank = 0;
+    for (const auto& [url, count] : s.TopUrls(top)) {
+      AppendCsvField(key.domain, &out);
+      out.push_back(',');
+      AppendCsvField(key.hour, &out);
+      fmt::format_to(std::back_inserter(out), ",{},", ++rank);
+      AppendCsvField(url, &out);
+      fmt::format_to(std::back_inserter(out), ",{}\n", count);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Output.
+
+namespace {
+
+Status ErrnoError(std::string_view what, const std::string& path) {
+  return InternalError(
+      fmt::format("logstats: {} {}: {}", what, path, std::strerror(errno)));
+}
+
+Status WriteFileDurably(const std::string& path, std::string_view content) {
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoError("cannot create", path);
+  size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      Status s = ErrnoError("cannot write", path);
+      ::close(fd);
+      return s;
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    Status s = ErrnoError("cannot fsync", path);
+    ::close(fd);
+    return s;
+  }
+  if (::close(fd) != 0) return ErrnoError("cannot close", path);
+  return OkStatus();
+}
+
+}  // namespace
+
+Status WriteOutput(JobContext& ctx, std::string_view name,
+                   std::string_view content) {
+  const std::string& dir = ctx.output_dir();
+  if (dir.empty()) {
+    return FailedPreconditionError(
+        "logstats: the job has no output directory (set `output:` in the "
+        "spec)");
+  }
+  if (name.empty() || name == "." || name == ".." ||
+      name.find('/') != std::string_view::npos) {
+    return InvalidArgumentError(
+        fmt::format("logstats: bad output file name \"{}\"", name));
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return InternalError(
+        fmt::format("logstats: cannot create {}: {}", dir, ec.message()));
+  }
+  const std::string path = fmt::format("{}/{}", dir, name);
+  const std::string tmp = fmt::format("{}/.{}.tmp-{}", dir, name, ::getpid());
+  Status s = WriteFileDurably(tmp, content);
+  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    s = ErrnoError("cannot rename into place", path);
+  }
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return ErrnoError("cannot open directory", dir);
+  const int rc = ::fsync(dfd);
+  ::close(dfd);
+  if (rc != 0) return ErrnoError("cannot fsync directory", dir);
+  return OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// The processor.
+
+Status LogStatsProcessor::Process(TaskContext& ctx) {
+  if (ctx.payload().empty()) {
+    return InvalidArgumentError(
+        "logstats: a task needs a file to read (give the job `input: files`)");
+  }
+  ASSIGN_OR_RETURN(const FileSplit split, FileSplit::Parse(ctx.payload()));
+  ASSIGN_OR_RETURN(LogKey key, PathKey(split.path));
+  ASSIGN_OR_RETURN(auto reader, SplitLineReader::Open(split));
+  HourStats stats;
+  std::string_view line;
+  for (uint64_t n = 1;; ++n) {
+    StatusOr<bool> more = reader->Next(&line);
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    if ((n & 0xffff) == 0 && ctx.cancelled()) {
+      return CancelledError("logstats: cancelled");
+    }
+    if (reader->truncated()) {
+      stats.AddMalformed();
+    } else {
+      stats.AddLine(line);
+    }
+  }
+  Merged result;
+  result.emplace(std::move(key), std::move(stats));
+  ctx.SetResult(SerializeResult(result));
+  return OkStatus();
+}
+
+Status LogStatsProcessor::Reduce(JobContext& ctx) {
+  int64_t top = 10;
+  if (ctx.params().Has("top")) {
+    ASSIGN_OR_RETURN(top, ctx.params().Int("top"));
+  }
+  if (top < 0) {
+    return InvalidArgumentError(
+        fmt::format("logstats: params.top must be >= 0, got {}", top));
+  }
+  Merged merged;
+  Status merge_status;
+  RETURN_IF_ERROR(ctx.ForEachResult([&](const TaskResult& r) {
+    if (!merge_status.ok()) return;
+    merge_status = MergeResult(r.result, &merged);
+    if (!merge_status.ok()) {
+      merge_status = merge_status.WithPrefix(
+          fmt::format("result of task {} ({})", r.task_id, r.stage));
+    }
+  }));
+  RETURN_IF_ERROR(merge_status);
+  if (ctx.cancelled()) return CancelledError("logstats: cancelled");
+
+  RETURN_IF_ERROR(WriteOutput(ctx, "summary.csv", SummaryCsv(merged)));
+  RETURN_IF_ERROR(WriteOutput(ctx, "top_urls.csv",
+                              TopUrlsCsv(merged, static_cast<size_t>(top))));
+  int64_t requests = 0, malformed = 0;
+  for (const auto& [key, s] : merged) {
+    requests += s.requests();
+    malformed += s.malformed();
+  }
+  ctx.SetResult(fmt::format("{} lines, {} malformed, {} (domain,hour) groups",
+                            requests + malformed, malformed, merged.size()));
+  return OkStatus();
+}
+
+std::unique_ptr<Processor> NewLogStatsProcessor() {
+  return std::make_unique<LogStatsProcessor>();
+}
+
+}  // namespace taskgrid

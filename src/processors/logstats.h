@@ -1,0 +1,221 @@
+// The `logstats` processor (mapreduce): per-domain, per-hour aggregates of
+// nginx "combined" access logs laid out as ROOT/<domain>/<YYYYMMDDHH>/<file>.
+//
+//   map task (one per file split)          reduce (in the master)
+//   ┌──────────────────────────────┐       ┌────────────────────────────┐
+//   │ SplitLineReader → lines      │       │ ForEachResult → MergeResult│
+//   │ ParseCombinedLine → HourStats│──────►│ Merged (domain,hour)→stats │
+//   │ SerializeResult → SetResult  │ bytes │ SummaryCsv, TopUrlsCsv     │
+//   └──────────────────────────────┘       └────────────────────────────┘
+//
+// Outputs (in the job's output directory):
+//   summary.csv   domain,hour,requests,bytes,status_2xx,status_3xx,
+//                 status_4xx,status_5xx,unique_ips,malformed
+//                 one row per (domain, hour), sorted by domain then hour
+//                 (byte order).
+//   top_urls.csv  domain,hour,rank,url,requests: the params.top (default 10)
+//                 most requested URLs per (domain, hour), ties broken by URL
+//                 in byte order.
+// Fields are quoted as RFC 4180 asks when they contain a comma, a quote, CR
+// or LF; other bytes (NUL, invalid UTF-8) are written as they are. Lines end
+// with "\n".
+//
+// What counts (decisions, so that operators can reproduce the numbers):
+// - A line that ParseCombinedLine rejects is `malformed`: it adds to nothing
+//   else. An empty line (after stripping one trailing '\r') is not a record
+//   and is not counted at all. A line the reader cut at its maximum length
+//   is malformed.
+// - `requests` counts parsed lines; `bytes` sums $body_bytes_sent, where "-"
+//   counts as 0 (nginx's combined format writes 0, but other producers write
+//   "-"); a value that does not fit in int64 makes the line malformed.
+// - Status buckets hold 200-299, 300-399, 400-499, 500-599; any other
+//   three-digit status (1xx, 000, 6xx-9xx) counts in `requests` only.
+// - `unique_ips` is the number of distinct $remote_addr values. IPv4 and
+//   IPv6 literals are compared by value (nginx always writes the canonical
+//   text, so this equals distinct strings); anything else nginx may log
+//   there (e.g. "unix:") is compared as a string.
+// - The URL is the request target as logged ("GET /a?x=1 HTTP/1.1" ->
+//   "/a?x=1"), bytes untouched (nginx's \xHH escapes are not decoded). A
+//   request without a target ("-", or binary garbage from a scanner) counts
+//   in `requests` but not in top_urls.
+// - A file with no lines still yields its (domain, hour) row, with zeros.
+#ifndef TASKGRID_PROCESSORS_LOGSTATS_H_
+#define TASKGRID_PROCESSORS_LOGSTATS_H_
+
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "taskgrid/processor.h"
+#include "taskgrid/status.h"
+
+namespace taskgrid {
+
+// ---------------------------------------------------------------------------
+// Parsing one line.
+
+// The fields of one combined-format line, as views into that line (valid as
+// long as the line's bytes are). Quoted fields are given without their
+// quotes, escapes untouched.
+struct ParsedLine {
+  std::string_view remote_addr;
+  std::string_view remote_user;
+  std::string_view time_local;  // without the brackets
+  std::string_view request;     // e.g. "GET /a?x=1 HTTP/1.1"
+  std::string_view method;      // "GET"; the whole request if it has no space
+  std::string_view url;         // "/a?x=1"; empty if the request has none
+  std::string_view protocol;    // "HTTP/1.1"; empty if absent
+  int status = 0;               // 000..999
+  int64_t body_bytes = 0;       // "-" gives 0
+  std::string_view referer;
+  std::string_view user_agent;
+};
+
+// Parses `line` (without its '\n' or '\r') in nginx's combined format:
+//   addr SP ident SP user SP [time] SP "request" SP status SP bytes SP
+//   "referer" SP "user_agent" [anything]
+// Single pass, no allocation. Runs of spaces between fields are accepted;
+// text after the user agent (extra fields some configs append) is ignored.
+// Inside quoted fields a backslash escapes the next byte (so \" does not end
+// the field); nginx's \xHH escapes need no special handling. status must be
+// exactly three digits; bytes a non-negative integer that fits int64, or
+// "-". Returns false (leaving *out unspecified) when a field is missing or
+// invalid. Any bytes (NUL, invalid UTF-8) are data.
+bool ParseCombinedLine(std::string_view line, ParsedLine* out);
+
+// Splits a request into method, url and protocol: the url is what lies
+// between the first space and a final " HTTP/..." token (or the end).
+void SplitRequest(std::string_view request, std::string_view* method,
+                  std::string_view* url, std::string_view* protocol);
+
+// ---------------------------------------------------------------------------
+// Grouping by path.
+
+struct LogKey {
+  std::string domain;
+  std::string hour;  // YYYYMMDDHH
+  friend auto operator<=>(const LogKey&, const LogKey&) = default;
+};
+
+// The (domain, hour) of a log file from its path: the two directory
+// components above the file name, ".../<domain>/<YYYYMMDDHH>/<file>". The
+// hour must be ten digits forming a valid date and hour (month 01-12, day
+// 01-31, hour 00-23) and the domain must be non-empty and not "." or "..";
+// otherwise InvalidArgument naming the path and what is expected. Such a
+// task fails rather than guessing: a misplaced file would otherwise be
+// counted in the wrong group.
+StatusOr<LogKey> PathKey(std::string_view path);
+
+// ---------------------------------------------------------------------------
+// Aggregation.
+
+// The aggregate of one (domain, hour): counters, the set of distinct remote
+// addresses and the request count per URL. Hash tables are open-addressing
+// flat arrays; URL bytes live in one arena, so adding a line allocates only
+// when a table or the arena grows.
+//
+// Thread-safety: none; one thread at a time.
+class HourStats {
+ public:
+  HourStats();
+  ~HourStats();
+  HourStats(HourStats&&) noexcept;
+  HourStats& operator=(HourStats&&) noexcept;
+
+  // Counts one line (without its '\n'): strips one trailing '\r', ignores
+  // an empty line, counts a line ParseCombinedLine rejects as malformed.
+  void AddLine(std::string_view line);
+  // Counts one parsed line.
+  void Add(const ParsedLine& line);
+  void AddMalformed(int64_t n = 1) { malformed_ += n; }
+  // Adds `other` into this.
+  void Merge(const HourStats& other);
+
+  int64_t requests() const { return requests_; }
+  int64_t bytes() const { return bytes_; }
+  // status_class 2..5: the 2xx..5xx buckets.
+  int64_t status_class(int status_class) const;
+  int64_t malformed() const { return malformed_; }
+  int64_t unique_ips() const;
+  int64_t distinct_urls() const;
+
+  // The `n` most requested URLs, by count descending then URL in byte order.
+  // Views into this object, valid until it is next modified.
+  std::vector<std::pair<std::string_view, int64_t>> TopUrls(size_t n) const;
+
+ private:
+  friend class ResultCodec;
+  struct Tables;
+
+  int64_t requests_ = 0;
+  int64_t bytes_ = 0;
+  int64_t status_[4] = {0, 0, 0, 0};  // 2xx..5xx
+  int64_t malformed_ = 0;
+  std::unique_ptr<Tables> t_;
+};
+
+using Merged = std::map<LogKey, HourStats>;
+
+// A map task's result: every group of `groups`, serialized compactly.
+//
+// Format (all integers LEB128 varints, strings varint length + bytes):
+//   "L" version(1) ngroups, then per group: domain hour requests bytes
+//   s2xx s3xx s4xx s5xx malformed, n4 + n4 IPv4 addresses (4 bytes, big
+//   endian, ascending), n6 + n6 IPv6 addresses (16 bytes, ascending), nother
+//   + other addresses (strings, ascending), nurls + (url, count) pairs (URLs
+//   ascending). Sorting makes the bytes a function of the content only.
+//
+// Size: a result grows with the distinct addresses (4 or 16 bytes each) and
+// distinct URLs (their length + ~2 bytes each) of one file; typical hourly
+// files give KBs to a few MBs, but a file with millions of distinct URLs
+// (cache-busting query strings) gives a result of that order, which the
+// state store keeps and Reduce holds merged per (domain, hour). If that
+// becomes the bottleneck, the fix is the shuffle model (partition by
+// (domain, hour)) and an approximate distinct count, not a bigger result.
+std::string SerializeResult(const Merged& groups);
+// Adds a serialized result into `*into`. DataLoss describing the byte
+// offset for a malformed or truncated result; *into may then hold part of
+// it.
+Status MergeResult(std::string_view result, Merged* into);
+
+// The two outputs, as described at the top of this file.
+std::string SummaryCsv(const Merged& merged);
+std::string TopUrlsCsv(const Merged& merged, size_t top);
+// Appends `field` to `*out`, quoted if it contains ',', '"', CR or LF.
+void AppendCsvField(std::string_view field, std::string* out);
+
+// Writes `content` to the job's output file `name` (a plain file name)
+// atomically: a temporary file in the same directory, fsync, rename, fsync
+// of the directory. FailedPrecondition if the job has no output directory;
+// InvalidArgument for a name with '/'; Internal (naming the path) for I/O
+// errors.
+Status WriteOutput(JobContext& ctx, std::string_view name,
+                   std::string_view content);
+
+// The processor. A map task's payload is a FileSplit payload; it reads the
+// split's lines, aggregates them under PathKey(path) and sets
+// SerializeResult() as its result. It fails with the reader's error (which
+// names the file and the byte offset) on unreadable or corrupt input, and
+// with PathKey's error on a path outside the layout. Reduce merges every
+// result and writes summary.csv and top_urls.csv; params.top (default 10,
+// >= 0) is the number of rows per (domain, hour) in top_urls.csv. The job's
+// result is a one-line summary: "N lines, M malformed, K (domain,hour)
+// groups".
+//
+// Thread-safety: as any Processor (one call at a time per instance).
+class LogStatsProcessor : public MapReduceProcessor {
+ public:
+  Status Process(TaskContext& ctx) override;
+  Status Reduce(JobContext& ctx) override;
+};
+
+std::unique_ptr<Processor> NewLogStatsProcessor();
+
+}  // namespace taskgrid
+
+#endif  // TASKGRID_PROCESSORS_LOGSTATS_H_

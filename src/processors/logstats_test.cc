@@ -1,0 +1,554 @@
+#include "processors/logstats.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace taskgrid {
+namespace {
+
+using namespace std::string_literals;
+
+const char kLine[] =
+    R"x(203.0.113.9 - alice [10/Mar/2024:13:55:36 +0000] "GET /a/b?x=1 HTTP/1.1" 200 5316 "https://example.com/" "Mozilla/5.0 (X11)")x";
+
+// ---------------------------------------------------------------------------
+// ParseCombinedLine
+
+TEST(ParseCombinedLine, ReadsEveryField) {
+  ParsedLine p;
+  ASSERT_TRUE(ParseCombinedLine(kLine, &p));
+  EXPECT_EQ(p.remote_addr, "203.0.113.9");
+  EXPECT_EQ(p.remote_user, "alice");
+  EXPECT_EQ(p.time_local, "10/Mar/2024:13:55:36 +0000");
+  EXPECT_EQ(p.request, "GET /a/b?x=1 HTTP/1.1");
+  EXPECT_EQ(p.method, "GET");
+  EXPECT_EQ(p.url, "/a/b?x=1");
+  EXPECT_EQ(p.protocol, "HTTP/1.1");
+  EXPECT_EQ(p.status, 200);
+  EXPECT_EQ(p.body_bytes, 5316);
+  EXPECT_EQ(p.referer, "https://example.com/");
+  EXPECT_EQ(p.user_agent, "Mozilla/5.0 (X11)");
+}
+
+struct ParseCase {
+  std::string name;
+  std::string line;
+  bool ok;
+  std::string addr = "";  // checked when ok
+  std::string url = "";
+  int status = 0;
+  int64_t bytes = 0;
+  std::string ua = "";
+};
+
+TEST(ParseCombinedLine, Table) {
+  const std::string long_url = "/" + std::string(1 << 20, 'x') + "?q=1";
+  const std::vector<ParseCase> cases = {
+      {"ipv6", R"(2001:db8::1 - - [t] "GET / HTTP/2.0" 304 0 "-" "ua")", true,
+       "2001:db8::1", "/", 304, 0, "ua"},
+      {"ipv4 mapped ipv6",
+       R"(::ffff:192.0.2.1 - - [t] "GET / HTTP/1.1" 200 1 "-" "ua")", true,
+       "::ffff:192.0.2.1", "/", 200, 1, "ua"},
+      {"escaped quote in request",
+       R"(1.2.3.4 - - [t] "GET /a\"b HTTP/1.1" 200 1 "-" "ua")", true,
+       "1.2.3.4", R"(/a\"b)", 200, 1, "ua"},
+      {"escaped quote in user agent",
+       R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 200 1 "-" "say \"hi\" now")", true,
+       "1.2.3.4", "/", 200, 1, R"(say \"hi\" now)"},
+      {"escaped backslash before closing quote",
+       R"(1.2.3.4 - - [t] "GET /x\\ HTTP/1.1" 200 1 "-" "ua\\")", true,
+       "1.2.3.4", R"(/x\\)", 200, 1, R"(ua\\)"},
+      {"nginx hex escapes",
+       R"(1.2.3.4 - - [t] "GET /a\x22b HTTP/1.1" 200 1 "-" "\x22ua")", true,
+       "1.2.3.4", R"(/a\x22b)", 200, 1, R"(\x22ua)"},
+      {"extra spaces between fields",
+       R"(1.2.3.4   -   bob   [t]   "GET /s HTTP/1.1"   404   12   "-"   "ua")",
+       true, "1.2.3.4", "/s", 404, 12, "ua"},
+      {"user name with spaces",
+       R"(1.2.3.4 - john doe [t] "GET / HTTP/1.1" 200 1 "-" "ua")", true,
+       "1.2.3.4", "/", 200, 1, "ua"},
+      {"bytes dash is zero",
+       R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 200 - "-" "ua")", true, "1.2.3.4",
+       "/", 200, 0, "ua"},
+      {"largest int64 bytes",
+       R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 200 9223372036854775807 "-" "ua")",
+       true, "1.2.3.4", "/", 200, 9223372036854775807, "ua"},
+      {"trailing extra fields",
+       R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 200 1 "-" "ua" "10.0.0.1" 0.003)",
+       true, "1.2.3.4", "/", 200, 1, "ua"},
+      {"request without target", R"(1.2.3.4 - - [t] "-" 400 0 "-" "-")", true,
+       "1.2.3.4", "", 400, 0, "-"},
+      {"http/0.9 request", R"(1.2.3.4 - - [t] "GET /old" 200 1 "-" "ua")", true,
+       "1.2.3.4", "/old", 200, 1, "ua"},
+      {"url with spaces",
+       R"(1.2.3.4 - - [t] "GET /a b HTTP/1.1" 200 1 "-" "u")", true, "1.2.3.4",
+       "/a b", 200, 1, "u"},
+      {"non-ip address", R"(unix: - - [t] "GET / HTTP/1.1" 200 1 "-" "u")",
+       true, "unix:", "/", 200, 1, "u"},
+      {"very long url",
+       "1.2.3.4 - - [t] \"GET " + long_url + " HTTP/1.1\" 200 1 \"-\" \"u\"",
+       true, "1.2.3.4", long_url, 200, 1, "u"},
+      {"nul bytes",
+       "1.2.3.4 - - [t] \"GET /a\0b HTTP/1.1\" 200 1 \"-\" \"u\0v\""s, true,
+       "1.2.3.4", "/a\0b"s, 200, 1, "u\0v"s},
+      {"invalid utf-8",
+       "1.2.3.4 - - [t] \"GET /\xff\xfe\xc3( HTTP/1.1\" 200 1 \"-\" \"\x80\"",
+       true, "1.2.3.4", "/\xff\xfe\xc3(", 200, 1, "\x80"},
+      {"status 999 still parses",
+       R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 999 1 "-" "u")", true, "1.2.3.4",
+       "/", 999, 1, "u"},
+
+      {"empty line", "", false},
+      {"spaces only", "     ", false},
+      {"address only", "1.2.3.4", false},
+      {"missing user", R"(1.2.3.4 - [t] "GET / HTTP/1.1" 200 1 "-" "u")",
+       false},
+      {"missing time", R"(1.2.3.4 - - "GET / HTTP/1.1" 200 1 "-" "u")", false},
+      {"unclosed time", R"(1.2.3.4 - - [t "GET / HTTP/1.1" 200 1 "-" "u")",
+       false},
+      {"unquoted request", R"(1.2.3.4 - - [t] GET / HTTP/1.1 200 1 "-" "u")",
+       false},
+      {"unclosed request", R"(1.2.3.4 - - [t] "GET / HTTP/1.1 200 1)", false},
+      {"missing status", R"(1.2.3.4 - - [t] "GET / HTTP/1.1")", false},
+      {"non-numeric status",
+       R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 2x0 1 "-" "u")", false},
+      {"two-digit status", R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 20 1 "-" "u")",
+       false},
+      {"four-digit status",
+       R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 2000 1 "-" "u")", false},
+      {"non-numeric bytes",
+       R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 200 12a "-" "u")", false},
+      {"negative bytes", R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 200 -5 "-" "u")",
+       false},
+      {"bytes overflow",
+       R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 200 9223372036854775808 "-" "u")",
+       false},
+      {"missing bytes", R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 200 "-" "u")",
+       false},
+      {"common format (no referer, agent)",
+       R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 200 1)", false},
+      {"missing user agent", R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 200 1 "-")",
+       false},
+      {"unclosed user agent",
+       R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 200 1 "-" "ua)", false},
+      {"user agent quote escaped to the end",
+       R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 200 1 "-" "ua\")", false},
+      {"binary garbage", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", false},
+  };
+  for (const ParseCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    ParsedLine p;
+    ASSERT_EQ(ParseCombinedLine(c.line, &p), c.ok);
+    if (!c.ok) continue;
+    EXPECT_EQ(p.remote_addr, c.addr);
+    EXPECT_EQ(p.url, c.url);
+    EXPECT_EQ(p.status, c.status);
+    EXPECT_EQ(p.body_bytes, c.bytes);
+    EXPECT_EQ(p.user_agent, c.ua);
+  }
+}
+
+TEST(ParseCombinedLine, EveryPrefixOfAValidLineIsRejectedOrSafe) {
+  // Cutting a line anywhere never reads past it (ASan would tell) and never
+  // yields a line missing its user agent.
+  const std::string line = kLine;
+  for (size_t n = 0; n < line.size(); ++n) {
+    const std::string cut = line.substr(0, n);  // own buffer per prefix
+    ParsedLine p;
+    EXPECT_FALSE(ParseCombinedLine(cut, &p)) << cut;
+  }
+}
+
+TEST(SplitRequest, Table) {
+  struct Case {
+    std::string request, method, url, protocol;
+  };
+  const std::vector<Case> cases = {
+      {"GET /a?b=1 HTTP/1.1", "GET", "/a?b=1", "HTTP/1.1"},
+      {"POST /x HTTP/2.0", "POST", "/x", "HTTP/2.0"},
+      {"GET  /two-spaces  HTTP/1.0", "GET", "/two-spaces", "HTTP/1.0"},
+      {"GET /no-protocol", "GET", "/no-protocol", ""},
+      {"GET /no-protocol ", "GET", "/no-protocol", ""},
+      {"GET /a b c HTTP/1.1", "GET", "/a b c", "HTTP/1.1"},
+      {"-", "-", "", ""},
+      {"", "", "", ""},
+      {"GET ", "GET", "", ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.request);
+    std::string_view m, u, p;
+    SplitRequest(c.request, &m, &u, &p);
+    EXPECT_EQ(m, c.method);
+    EXPECT_EQ(u, c.url);
+    EXPECT_EQ(p, c.protocol);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// PathKey
+
+TEST(PathKey, TakesTheTwoDirectoriesAboveTheFile) {
+  struct Case {
+    std::string path, domain, hour;
+  };
+  const std::vector<Case> cases = {
+      {"logs/example.com/2024031513/a.log.gz", "example.com", "2024031513"},
+      {"/abs/root/shop.example/2023123123/part-0001.zst", "shop.example",
+       "2023123123"},
+      {"d/2024010100/f", "d", "2024010100"},
+      {"root//d//2024010100//f.log", "d", "2024010100"},
+      {"logs/a,b \"c\"/2024010100/f", "a,b \"c\"", "2024010100"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.path);
+    auto k = PathKey(c.path);
+    ASSERT_TRUE(k.ok()) << k.status();
+    EXPECT_EQ(k->domain, c.domain);
+    EXPECT_EQ(k->hour, c.hour);
+  }
+}
+
+TEST(PathKey, RejectsPathsOutsideTheLayoutNamingThePath) {
+  for (const std::string path :
+       {"a.log", "2024031513/a.log", "/2024031513/a.log", "logs/d/20240315/a",
+        "logs/d/202403151300/a", "logs/d/2024131500/a", "logs/d/2024030024/a",
+        "logs/d/2024000100/a", "logs/d/2024010000/a", "logs/d/2024x10100/a",
+        "logs/d/a.log", "logs/../2024010100/a", "", "/"}) {
+    SCOPED_TRACE(path);
+    auto k = PathKey(path);
+    ASSERT_FALSE(k.ok());
+    EXPECT_EQ(k.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(k.status().message().find("\"" + path + "\""), std::string::npos)
+        << k.status();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// HourStats
+
+std::string Line(std::string_view addr, std::string_view url, int status,
+                 std::string_view bytes) {
+  return std::string(addr) + " - - [10/Mar/2024:13:00:00 +0000] \"GET " +
+         std::string(url) + " HTTP/1.1\" " + std::to_string(status) + " " +
+         std::string(bytes) + " \"-\" \"ua\"";
+}
+
+TEST(HourStats, CountsLines) {
+  HourStats s;
+  s.AddLine(Line("1.2.3.4", "/a", 200, "10"));
+  s.AddLine(Line("1.2.3.4", "/a", 204, "-") + "\r");
+  s.AddLine(Line("1.2.3.04", "/b", 301, "5"));  // not an IPv4 literal
+  s.AddLine(Line("0.0.0.0", "/b", 404, "1"));
+  s.AddLine(Line("::", "/c", 500, "1"));
+  s.AddLine(Line("2001:db8::1", "/c", 503, "1"));
+  s.AddLine(Line("2001:DB8:0::1", "/c", 503, "1"));  // same address
+  s.AddLine(Line("unix:", "/c", 102, "1"));
+  s.AddLine("");
+  s.AddLine("\r");
+  s.AddLine("garbage");
+  s.AddLine(Line("1.2.3.4", "/a", 200, "x"));
+  s.AddMalformed(2);
+  EXPECT_EQ(s.requests(), 8);
+  EXPECT_EQ(s.bytes(), 10 + 0 + 5 + 1 + 1 + 1 + 1 + 1);
+  EXPECT_EQ(s.status_class(2), 2);
+  EXPECT_EQ(s.status_class(3), 1);
+  EXPECT_EQ(s.status_class(4), 1);
+  EXPECT_EQ(s.status_class(5), 3);
+  EXPECT_EQ(s.status_class(1), 0);
+  EXPECT_EQ(s.malformed(), 4);
+  // 1.2.3.4, 1.2.3.04, 0.0.0.0, ::, 2001:db8::1, unix:
+  EXPECT_EQ(s.unique_ips(), 6);
+  EXPECT_EQ(s.distinct_urls(), 3);
+}
+
+TEST(HourStats, BytesSaturateInsteadOfOverflowing) {
+  HourStats s;
+  s.AddLine(Line("1.2.3.4", "/", 200, "9223372036854775807"));
+  s.AddLine(Line("1.2.3.4", "/", 200, "9223372036854775807"));
+  EXPECT_EQ(s.bytes(), std::numeric_limits<int64_t>::max());
+}
+
+TEST(HourStats, TopUrlsBreaksTiesByUrlBytes) {
+  HourStats s;
+  auto add = [&](std::string_view url, int n) {
+    for (int i = 0; i < n; ++i) s.AddLine(Line("1.1.1.1", url, 200, "1"));
+  };
+  add("/b", 3);
+  add("/a", 3);
+  add("/\xff", 3);  // high bytes sort last
+  add("/B", 3);     // 'B' < 'a'
+  add("/z", 5);
+  add("/y", 1);
+  const auto top = s.TopUrls(4);
+  ASSERT_EQ(top.size(), 4u);
+  EXPECT_EQ(top[0], (std::pair<std::string_view, int64_t>("/z", 5)));
+  EXPECT_EQ(top[1], (std::pair<std::string_view, int64_t>("/B", 3)));
+  EXPECT_EQ(top[2], (std::pair<std::string_view, int64_t>("/a", 3)));
+  EXPECT_EQ(top[3], (std::pair<std::string_view, int64_t>("/b", 3)));
+  EXPECT_EQ(s.TopUrls(100).size(), 6u);
+  EXPECT_EQ(s.TopUrls(100).back().first, "/y");
+  EXPECT_TRUE(s.TopUrls(0).empty());
+}
+
+// A simple PRNG so the randomized tests are reproducible.
+struct Rng {
+  uint64_t s;
+  uint64_t Next() {
+    s += 0x9e3779b97f4a7c15ull;
+    uint64_t z = s;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  uint64_t Below(uint64_t n) { return Next() % n; }
+};
+
+TEST(HourStats, MatchesASimpleOracleOnManyRandomLines) {
+  Rng rng{7};
+  HourStats s;
+  std::set<std::string> ips;
+  std::map<std::string, int64_t> urls;
+  for (int i = 0; i < 200000; ++i) {
+    std::string ip;
+    if (rng.Below(10) == 0) {
+      ip = fmt::format("2001:db8::{:x}", rng.Below(5000) + 1);
+    } else {
+      ip = fmt::format("10.{}.{}.{}", rng.Below(4), rng.Below(256),
+                       rng.Below(256));
+    }
+    const std::string url = fmt::format("/p/{}?v={}", rng.Below(20000),
+                                        std::string(rng.Below(40), 'q'));
+    s.AddLine(Line(ip, url, 200, "1"));
+    ips.insert(ip);
+    ++urls[url];
+  }
+  EXPECT_EQ(s.unique_ips(), static_cast<int64_t>(ips.size()));
+  EXPECT_EQ(s.distinct_urls(), static_cast<int64_t>(urls.size()));
+  const auto top = s.TopUrls(urls.size());
+  ASSERT_EQ(top.size(), urls.size());
+  for (const auto& [url, count] : top) {
+    ASSERT_EQ(urls.at(std::string(url)), count) << url;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Results
+
+Merged Sample() {
+  Merged m;
+  HourStats& a = m[{"a.com", "2024010100"}];
+  a.AddLine(Line("1.2.3.4", "/x", 200, "7"));
+  a.AddLine(Line("2001:db8::7", "/y?q=\\\"1\\\"", 302, "0"));
+  a.AddLine(Line("unix:", "/x", 404, "3"));
+  a.AddLine("bad");
+  HourStats& b = m[{"b.com", "2024010101"}];
+  b.AddLine(Line("0.0.0.0", "/\0\xff"s, 503, "1"));
+  m[{"c.com", "2024010102"}];  // empty file: zeros
+  return m;
+}
+
+TEST(Results, RoundTripIsExact) {
+  const Merged m = Sample();
+  const std::string bytes = SerializeResult(m);
+  Merged back;
+  ASSERT_TRUE(MergeResult(bytes, &back).ok());
+  EXPECT_EQ(SerializeResult(back), bytes);
+  EXPECT_EQ(SummaryCsv(back), SummaryCsv(m));
+  EXPECT_EQ(TopUrlsCsv(back, 10), TopUrlsCsv(m, 10));
+  Merged empty;
+  const std::string none = SerializeResult(empty);
+  EXPECT_EQ(none.size(), 3u);
+  ASSERT_TRUE(MergeResult(none, &empty).ok());
+  EXPECT_TRUE(empty.empty());
+}
+
+TEST(Results, BytesDependOnContentNotOnInsertionOrder) {
+  std::vector<std::string> lines;
+  for (int i = 0; i < 1000; ++i) {
+    lines.push_back(Line(fmt::format("10.0.{}.{}", i % 7, i % 251),
+                         fmt::format("/u{}", i % 97), 200, "1"));
+  }
+  Merged fwd, rev;
+  for (const auto& l : lines) fwd[{"d", "2024010100"}].AddLine(l);
+  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+    rev[{"d", "2024010100"}].AddLine(*it);
+  }
+  EXPECT_EQ(SerializeResult(fwd), SerializeResult(rev));
+}
+
+TEST(Results, MergingAddsCountsAndUnitesSets) {
+  Merged m1, m2;
+  m1[{"d", "2024010100"}].AddLine(Line("1.1.1.1", "/a", 200, "1"));
+  m1[{"d", "2024010100"}].AddLine(Line("2.2.2.2", "/b", 404, "2"));
+  m2[{"d", "2024010100"}].AddLine(Line("2.2.2.2", "/a", 500, "4"));
+  m2[{"d", "2024010100"}].AddLine("x");
+  m2[{"e", "2024010100"}].AddLine(Line("3.3.3.3", "/c", 301, "8"));
+
+  Merged merged;
+  ASSERT_TRUE(MergeResult(SerializeResult(m1), &merged).ok());
+  ASSERT_TRUE(MergeResult(SerializeResult(m2), &merged).ok());
+  ASSERT_EQ(merged.size(), 2u);
+  const HourStats& d = merged.at({"d", "2024010100"});
+  EXPECT_EQ(d.requests(), 3);
+  EXPECT_EQ(d.bytes(), 7);
+  EXPECT_EQ(d.malformed(), 1);
+  EXPECT_EQ(d.unique_ips(), 2);
+  EXPECT_EQ(d.status_class(2), 1);
+  EXPECT_EQ(d.status_class(4), 1);
+  EXPECT_EQ(d.status_class(5), 1);
+  const auto top = d.TopUrls(10);
+  ASSERT_EQ(top.size(), 2u);
+  EXPECT_EQ(top[0], (std::pair<std::string_view, int64_t>("/a", 2)));
+
+  // HourStats::Merge agrees with merging serialized results.
+  HourStats direct;
+  direct.Merge(m1.at({"d", "2024010100"}));
+  direct.Merge(m2.at({"d", "2024010100"}));
+  Merged via_merge;
+  via_merge.emplace(LogKey{"d", "2024010100"}, std::move(direct));
+  via_merge.emplace(LogKey{"e", "2024010100"}, HourStats());
+  via_merge.at({"e", "2024010100"}).Merge(m2.at({"e", "2024010100"}));
+  EXPECT_EQ(SerializeResult(via_merge), SerializeResult(merged));
+}
+
+TEST(Results, CorruptResultsAreDataLossNeverACrash) {
+  const std::string bytes = SerializeResult(Sample());
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    Merged m;
+    const std::string cut = bytes.substr(0, n);
+    Status s = MergeResult(cut, &m);
+    ASSERT_FALSE(s.ok()) << n;
+    EXPECT_EQ(s.code(), StatusCode::kDataLoss) << s;
+  }
+  Merged m;
+  EXPECT_EQ(MergeResult("X\x01\x00"s, &m).code(), StatusCode::kDataLoss);
+  EXPECT_EQ(MergeResult("L\x02\x00"s, &m).code(), StatusCode::kDataLoss);
+  EXPECT_EQ(MergeResult(bytes + "x", &m).code(), StatusCode::kDataLoss);
+  // A huge count of addresses in a tiny result.
+  EXPECT_EQ(MergeResult("L\x01\x01\x01"
+                        "d\x01h\0\0\0\0\0\0\0\xff\xff\xff\x0f"s,
+                        &m)
+                .code(),
+            StatusCode::kDataLoss);
+}
+
+// ---------------------------------------------------------------------------
+// CSV
+
+TEST(Csv, QuotesOnlyWhenNeeded) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"plain", "plain"},
+      {"", ""},
+      {"a,b", "\"a,b\""},
+      {"say \"hi\"", "\"say \"\"hi\"\"\""},
+      {"cr\r", "\"cr\r\""},
+      {"lf\n", "\"lf\n\""},
+      {"/a?b=1&c=2;d", "/a?b=1&c=2;d"},
+      {"nul\0x"s, "nul\0x"s},
+      {"\xff\xfe", "\xff\xfe"},
+      {"\xff,", "\"\xff,\""},
+  };
+  for (const auto& [in, want] : cases) {
+    std::string out = "#";
+    AppendCsvField(in, &out);
+    EXPECT_EQ(out, "#" + want) << in;
+  }
+}
+
+TEST(Csv, SummaryIsSortedByDomainThenHourInByteOrder) {
+  Merged m;
+  m[{"b.com", "2024010101"}].AddLine(Line("1.1.1.1", "/", 200, "1"));
+  m[{"b.com", "2024010100"}].AddLine(Line("1.1.1.1", "/", 301, "2"));
+  m[{"B.com", "2024010100"}];
+  m[{"a,com", "2024010100"}].AddLine("x");
+  m[{"\xc3\xa9.com", "2024010100"}];
+  EXPECT_EQ(SummaryCsv(m),
+            "domain,hour,requests,bytes,status_2xx,status_3xx,status_4xx,"
+            "status_5xx,unique_ips,malformed\n"
+            "B.com,2024010100,0,0,0,0,0,0,0,0\n"
+            "\"a,com\",2024010100,0,0,0,0,0,0,0,1\n"
+            "b.com,2024010100,1,2,0,1,0,0,1,0\n"
+            "b.com,2024010101,1,1,1,0,0,0,1,0\n"
+            "\xc3\xa9.com,2024010100,0,0,0,0,0,0,0,0\n");
+}
+
+TEST(Csv, TopUrlsRanksPerGroup) {
+  Merged m;
+  HourStats& s = m[{"d", "2024010100"}];
+  // As nginx logs a quote in a URL with escape=json: \".
+  for (const char* url : {"/a,b", "/q\\\"", "/q\\\"", "/z", "/z", "/z"}) {
+    s.AddLine(Line("1.1.1.1", url, 200, "1"));
+  }
+  m[{"e", "2024010100"}].AddLine(Line("1.1.1.1", "/e", 200, "1"));
+  EXPECT_EQ(TopUrlsCsv(m, 2),
+            "domain,hour,rank,url,requests\n"
+            "d,2024010100,1,/z,3\n"
+            "d,2024010100,2,\"/q\\\"\"\",2\n"
+            "e,2024010100,1,/e,1\n");
+  EXPECT_EQ(TopUrlsCsv(m, 0), "domain,hour,rank,url,requests\n");
+  EXPECT_EQ(TopUrlsCsv(m, 10),
+            "domain,hour,rank,url,requests\n"
+            "d,2024010100,1,/z,3\n"
+            "d,2024010100,2,\"/q\\\"\"\",2\n"
+            "d,2024010100,3,\"/a,b\",1\n"
+            "e,2024010100,1,/e,1\n");
+}
+
+// ---------------------------------------------------------------------------
+// WriteOutput
+
+class FakeJobContext : public JobContext {
+ public:
+  explicit FakeJobContext(std::string out) : out_(std::move(out)) {}
+  int64_t job_id() const override { return 1; }
+  const std::string& job_name() const override { return out_; }
+  const Params& params() const override { return params_; }
+  const std::string& output_dir() const override { return out_; }
+  int64_t succeeded_tasks() const override { return 0; }
+  int64_t dead_tasks() const override { return 0; }
+  Status ForEachResult(const std::function<void(const TaskResult&)>&) override {
+    return OkStatus();
+  }
+  void Log(LogLevel, std::string_view) override {}
+  bool cancelled() const override { return false; }
+  void SetResult(std::string) override {}
+
+ private:
+  std::string out_;
+  Params params_;
+};
+
+TEST(WriteOutput, ReplacesTheFileAtomicallyAndLeavesNoTemporaries) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("tg-logstats-" + std::to_string(getpid())) / "out";
+  FakeJobContext ctx(dir.string());
+  ASSERT_TRUE(WriteOutput(ctx, "summary.csv", "one\n").ok());
+  ASSERT_TRUE(WriteOutput(ctx, "summary.csv", "two\n").ok());
+  std::ifstream in(dir / "summary.csv");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  EXPECT_EQ(ss.str(), "two\n");
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    (void)e;
+    ++files;
+  }
+  EXPECT_EQ(files, 1);
+  EXPECT_EQ(WriteOutput(ctx, "a/b", "x").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(WriteOutput(ctx, "..", "x").code(), StatusCode::kInvalidArgument);
+  std::filesystem::remove_all(dir.parent_path());
+
+  FakeJobContext none("");
+  EXPECT_EQ(WriteOutput(none, "summary.csv", "x").code(),
+            StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace taskgrid
