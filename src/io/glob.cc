@@ -259,6 +259,14 @@ StatusOr<std::vector<std::string>> ExpandGlobs(
     const std::vector<std::string>& patterns) {
   std::vector<std::string> out;
   for (const std::string& p : patterns) {
+    // A name that exists as a regular file is taken literally, wildcard
+    // characters and all: a file called "a[1].log" that a shell already
+    // expanded must not turn into a pattern matching "a1.log".
+    std::error_code ec;
+    if (!p.empty() && std::filesystem::is_regular_file(p, ec)) {
+      out.push_back(p);
+      continue;
+    }
     RETURN_IF_ERROR(ExpandOne(p, &out));
   }
   std::sort(out.begin(), out.end());

@@ -137,7 +137,11 @@ TEST_F(GlobTest, LiteralWildcardCharactersViaClasses) {
   Touch("odd/q?.log");
   Touch("odd/back\\slash.log");
   EXPECT_THAT(Rel({"odd/a[*]b.log"}), ElementsAre("odd/a*b.log"));
-  EXPECT_THAT(Rel({"odd/a*b.log"}), ElementsAre("odd/a*b.log", "odd/axb.log"));
+  // A pattern that is an existing file's exact name means that file; a
+  // class still matches the rest.
+  EXPECT_THAT(Rel({"odd/a*b.log"}), ElementsAre("odd/a*b.log"));
+  EXPECT_THAT(Rel({"odd/a[*x]b.log"}),
+              ElementsAre("odd/a*b.log", "odd/axb.log"));
   EXPECT_THAT(Rel({"odd/q[?].log"}), ElementsAre("odd/q?.log"));
   // A backslash is an ordinary character, not an escape.
   EXPECT_THAT(Rel({"odd/back\\sl*"}), ElementsAre("odd/back\\slash.log"));
@@ -307,6 +311,25 @@ TEST_F(GlobTest, UnreadableDirectoryIsPermissionDeniedNamingIt) {
     EXPECT_THAT(message, HasSubstr("'" + locked + "'"));
   }
   fs::permissions(locked, fs::perms::owner_all);  // so TempDir can clean up
+}
+
+}  // namespace
+}  // namespace taskgrid
+
+namespace taskgrid {
+namespace {
+
+TEST(GlobLiteral, AnExistingFileNameIsTakenLiterally) {
+  testing::TempDir dir;
+  testing::WriteFile(dir.Path("a[1].log"), "x\n");
+  testing::WriteFile(dir.Path("a1.log"), "y\n");
+  auto got = ExpandGlobs({dir.Path("a[1].log")});
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, std::vector<std::string>{dir.Path("a[1].log")});
+  // Still a pattern when no file has that exact name.
+  got = ExpandGlobs({dir.Path("a[12].log")});
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, std::vector<std::string>{dir.Path("a1.log")});
 }
 
 }  // namespace

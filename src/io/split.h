@@ -35,7 +35,8 @@ namespace taskgrid {
 // regular files (symlinks followed), sorted in byte order, without
 // duplicates across patterns. A pattern that matches nothing is
 // InvalidArgument naming the pattern; a pattern without wildcards names one
-// file that must exist.
+// file that must exist. A pattern that is itself the name of an existing
+// regular file is taken literally (so "a[1].log" finds that file).
 //
 // Details:
 //  - Matching is per component with fnmatch(3). As in a shell, a wildcard
