@@ -42,7 +42,13 @@ int CmdRunShell(const RunOptions& o, const ShellOptions& shell,
 int CmdResume(const RunOptions& o, int64_t job_id);
 int CmdRerun(const RunOptions& o, int64_t job_id, bool failed,
              const std::vector<int64_t>& task_ids);
-int CmdDemo(const RunOptions& o, const std::string& dir);
+struct DemoOptions {
+  std::string dir = "demo-data";
+  std::string size;                 // "" = the generator's default
+  std::vector<std::string> codecs;  // empty = the generator's mix
+  bool generate_only = false;
+};
+int CmdDemo(const RunOptions& o, const DemoOptions& d);
 
 int CmdJobs(const CommonOptions& o, int64_t limit);
 int CmdStatus(const CommonOptions& o, int64_t job_id);

@@ -1,89 +1,109 @@
-// `taskgrid demo`: writes a small job spec and runs it on the embedded
-// default, so a new user sees a whole job — fan-out, progress, reduce,
-// summary — in one command.
-//
-// (The log-processing demo of DESIGN.md §1 replaces this job once file
-// inputs land; the command stays.)
+// `taskgrid demo`: the flagship job end to end on the embedded default.
+// Generates a deterministic set of nginx access logs laid out as
+// DIR/logs/<domain>/<YYYYMMDDHH>/ (gzip, zstd and plain files, a few
+// malformed lines), runs the `logstats` mapreduce job over them, and prints
+// the per-(domain, hour) summary as a table.
 #include <fmt/format.h>
 
-#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "cli/commands.h"
-#include "taskgrid/processor.h"
+#include "cli/demo_data.h"
+#include "taskgrid/job_spec.h"
 
 namespace taskgrid {
 namespace {
 
-// Counts primes in each id range page; Reduce totals them.
-class DemoPrimes : public MapReduceProcessor {
- public:
-  Status Process(TaskContext& ctx) override {
-    auto range = IdRange::Parse(ctx.payload());
-    if (!range.ok()) return range.status();
-    int64_t count = 0;
-    for (int64_t n = range->start; n < range->end; ++n) {
-      if (ctx.cancelled()) return CancelledError("cancelled");
-      if (IsPrime(n)) ++count;
-    }
-    ctx.SetResult(std::to_string(count));
-    return OkStatus();
-  }
+// Splits a CSV line without quoted fields (summary.csv's domains are the
+// generator's names, its other fields numbers).
+std::vector<std::string> SplitPlainCsv(const std::string& line) {
+  std::vector<std::string> out;
+  std::stringstream ss(line);
+  std::string field;
+  while (std::getline(ss, field, ',')) out.push_back(field);
+  return out;
+}
 
-  Status Reduce(JobContext& ctx) override {
-    int64_t total = 0;
-    int64_t pages = 0;
-    Status s = ctx.ForEachResult([&](const TaskResult& r) {
-      total += std::stoll(r.result);
-      ++pages;
-    });
-    if (!s.ok()) return s;
-    ctx.SetResult(fmt::format("{} primes below {} (from {} pages)", total,
-                              ctx.params().IntOr("limit", 0), pages));
-    return OkStatus();
-  }
-
- private:
-  static bool IsPrime(int64_t n) {
-    if (n < 2) return false;
-    for (int64_t d = 2; d * d <= n; ++d) {
-      if (n % d == 0) return false;
+void PrintTable(const std::string& csv_path) {
+  std::ifstream in(csv_path);
+  std::vector<std::vector<std::string>> rows;
+  std::string line;
+  while (std::getline(in, line)) rows.push_back(SplitPlainCsv(line));
+  if (rows.empty()) return;
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size() && i < width.size(); ++i) {
+      width[i] = std::max(width[i], r[i].size());
     }
-    return true;
   }
-};
+  for (size_t k = 0; k < rows.size(); ++k) {
+    std::string out;
+    for (size_t i = 0; i < rows[k].size() && i < width.size(); ++i) {
+      // Text columns (domain, hour) left-aligned, numbers right-aligned.
+      out += i < 2 ? fmt::format("{:<{}}  ", rows[k][i], width[i])
+                   : fmt::format("{:>{}}  ", rows[k][i], width[i]);
+    }
+    out.erase(out.find_last_not_of(' ') + 1);
+    std::cout << "  " << out << "\n";
+    if (k == 0) std::cout << "  " << std::string(out.size(), '-') << "\n";
+  }
+}
 
 }  // namespace
 
-int CmdDemo(const RunOptions& o, const std::string& dir) {
-  auto& registry = ProcessorRegistry::Global();
-  if (!registry.Contains("demo-primes")) {
-    registry
-        .Register("demo-primes", [] { return std::make_unique<DemoPrimes>(); })
-        .IgnoreError();
+int CmdDemo(const RunOptions& o, const DemoOptions& d) {
+  DemoDataOptions data;
+  if (!d.size.empty()) {
+    auto size = ParseByteSize(d.size);
+    if (!size.ok()) {
+      std::cerr << "taskgrid demo: --size: " << size.status().message() << "\n";
+      return kExitUsage;
+    }
+    data.total_bytes = *size;
   }
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    std::cerr << "taskgrid demo: cannot create " << dir << ": " << ec.message()
-              << "\n";
-    return kExitUsage;
+  if (!d.codecs.empty()) data.codecs = d.codecs;
+  const std::string logs = d.dir + "/logs";
+  std::cout << "taskgrid demo: nginx access logs in " << logs << "\n";
+  DemoDataStats stats;
+  Status s = GenerateDemoLogs(logs, data, &stats);
+  if (!s.ok()) {
+    std::cerr << "taskgrid demo: " << s.message() << "\n";
+    return s.code() == StatusCode::kInvalidArgument ? kExitUsage
+                                                    : kExitJobFailed;
   }
-  const std::string spec_path = dir + "/demo-primes.yaml";
-  std::ofstream(spec_path) << R"(# Written by `taskgrid demo`.
-name: demo-primes
-processor: demo-primes
+  std::cout << fmt::format(
+      "  {} files, {} lines ({} malformed), {:.1f} MB decoded, {:.1f} MB on "
+      "disk{}\n",
+      stats.files, stats.lines, stats.malformed_lines,
+      stats.decoded_bytes / 1e6, stats.file_bytes / 1e6,
+      stats.reused ? " (already there)" : "");
+  if (d.generate_only) return kExitOk;
+
+  const std::string spec_path = d.dir + "/logstats.yaml";
+  const std::string out_dir = d.dir + "/out";
+  std::ofstream(spec_path) << fmt::format(
+      R"(# Written by `taskgrid demo`: per-domain, per-hour request statistics.
+name: demo-logstats
+processor: logstats
 model: mapreduce
 input:
-  range: {start: 0, end: 2000000, step: 10000}
-params: {limit: 2000000}
-retry: {max_attempts: 3, backoff: 100ms}
-)";
-  std::cout << "taskgrid demo: counting primes below 2,000,000 in 200 pages\n"
-            << "  spec:  " << spec_path << "\n"
+  files: ["{}/**"]
+params: {{top: 5}}
+retry: {{max_attempts: 3, backoff: 100ms}}
+output: "{}"
+)",
+      logs, out_dir);
+  std::cout << "  spec:  " << spec_path << "\n"
             << "  state: " << o.common.state_path << "\n";
-  return CmdRun(o, spec_path);
+  const int rc = CmdRun(o, spec_path);
+  if (rc != kExitOk) return rc;
+  std::cout << "\n" << out_dir << "/summary.csv:\n";
+  PrintTable(out_dir + "/summary.csv");
+  std::cout << "\nAlso written: " << out_dir << "/top_urls.csv, " << out_dir
+            << "/_manifest.csv, " << out_dir << "/_SUCCESS\n";
+  return kExitOk;
 }
 
 }  // namespace taskgrid

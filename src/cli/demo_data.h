@@ -51,9 +51,9 @@ struct DemoDataOptions {
   int threads = 0;
 };
 
-// What was generated (or found), for callers and tests. Lines exclude
-// nothing: `lines` counts every line written, `malformed_lines` those the
-// logstats parser rejects by construction.
+// What was generated (or found), for callers and tests: `lines` counts
+// every line written, `malformed_lines` those that the logstats parser
+// rejects by construction.
 struct DemoDataStats {
   int64_t files = 0;
   int64_t lines = 0;

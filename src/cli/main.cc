@@ -75,9 +75,18 @@ int Main(int argc, char** argv) {
   o_failed->excludes(o_task);
   add_run(c_rerun);
 
-  std::string demo_dir = "demo-data";
-  auto* c_demo = app.add_subcommand("demo", "run the demo job");
-  c_demo->add_option("--dir", demo_dir, "where to put the demo's files");
+  DemoOptions demo;
+  auto* c_demo = app.add_subcommand(
+      "demo", "generate sample nginx logs and run the logstats job over them");
+  c_demo->add_option("--dir", demo.dir,
+                     "where to put the logs and the output (default "
+                     "demo-data)");
+  c_demo->add_option("--size", demo.size,
+                     "decoded size of the generated logs (default 32MiB)");
+  c_demo->add_option("--codecs", demo.codecs,
+                     "encodings used in turn: gz, zst, plain");
+  c_demo->add_flag("--generate-only", demo.generate_only,
+                   "only write the logs");
   add_run(c_demo);
 
   int64_t limit = 0;
@@ -142,7 +151,7 @@ int Main(int argc, char** argv) {
   }
   if (c_resume->parsed()) return CmdResume(run, job_id);
   if (c_rerun->parsed()) return CmdRerun(run, job_id, failed, task_ids);
-  if (c_demo->parsed()) return CmdDemo(run, demo_dir);
+  if (c_demo->parsed()) return CmdDemo(run, demo);
   if (c_jobs->parsed()) return CmdJobs(common, limit);
   if (c_status->parsed()) return CmdStatus(common, job_id);
   if (c_tasks->parsed()) {

@@ -62,6 +62,9 @@ class ZstdCore final : public DecoderCore {
       at_boundary_ = false;
     }
     if (in_eof && ib.pos == in_len && at_boundary_) step->end = true;
+    if (in_eof && in_len == 0 && ob.pos == 0 && !at_boundary_) {
+      return Status(StatusCode::kOutOfRange, "zstd: file ends inside a frame");
+    }
     return OkStatus();
   }
 
@@ -260,6 +263,9 @@ class Lz4Core final : public DecoderCore {
       at_boundary_ = false;
     }
     if (in_eof && src_size == in_len && at_boundary_) step->end = true;
+    if (in_eof && in_len == 0 && dst_size == 0 && !at_boundary_) {
+      return Status(StatusCode::kOutOfRange, "lz4: file ends inside a frame");
+    }
     return OkStatus();
   }
 

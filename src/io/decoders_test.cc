@@ -350,8 +350,8 @@ TEST(DecoderTest, RawStreamErrorsPassThrough) {
     std::unique_ptr<ReadStream> s = Wrap(v, std::move(raw));
     StatusOr<std::string> got = ReadAll(s.get());
     ASSERT_FALSE(got.ok());
-    EXPECT_EQ(got.status().code(), StatusCode::kUnavailable);
-    EXPECT_THAT(got.status().message(), HasSubstr("EIO"));
+    // Unchanged: the raw stream's message already names the file.
+    EXPECT_EQ(got.status(), UnavailableError("flaky: read at byte 1000: EIO"));
   }
 }
 
@@ -490,8 +490,12 @@ TEST(DecoderFuzzTest, RandomBytes) {
       const size_t len = rng() % 3000;
       for (size_t i = 0; i < len; ++i)
         bytes.push_back(static_cast<char>(rng()));
+      // Draws in a fixed order (argument evaluation order is unspecified).
+      const size_t max_chunk = 1 + rng() % 4096;
+      const size_t out_chunk = 1 + rng() % 70000;
+      const uint64_t seed = rng();
       StatusOr<std::string> got =
-          DecodeBytes(v, bytes, 1 + rng() % 4096, 1 + rng() % 70000, rng());
+          DecodeBytes(v, bytes, max_chunk, out_chunk, seed);
       if (!got.ok()) {
         EXPECT_TRUE(AcceptableError(got.status())) << got.status();
       }
@@ -510,8 +514,10 @@ TEST(DecoderFuzzTest, RandomTruncationsAreNeverCleanEnds) {
     for (int iter = 0; iter < 150; ++iter) {
       const size_t cut = 1 + rng() % (bytes.size() - 1);
       if (cut == first) continue;  // a clean end of the first frame
+      const size_t max_chunk = 1 + rng() % 5000;
+      const uint64_t seed = rng();
       StatusOr<std::string> got =
-          DecodeBytes(v, bytes.substr(0, cut), 1 + rng() % 5000, 4096, rng());
+          DecodeBytes(v, bytes.substr(0, cut), max_chunk, 4096, seed);
       ASSERT_FALSE(got.ok()) << "cut " << cut << " decoded cleanly";
       EXPECT_EQ(got.status().code(), StatusCode::kDataLoss) << got.status();
     }
@@ -529,10 +535,14 @@ TEST(DecoderFuzzTest, RandomBitFlipsNeverGiveWrongOutput) {
       std::string bad = good;
       const int flips = 1 + static_cast<int>(rng() % 3);
       for (int f = 0; f < flips; ++f) {
-        bad[rng() % bad.size()] ^= static_cast<char>(1 << (rng() % 8));
+        const size_t at = rng() % bad.size();
+        bad[at] ^= static_cast<char>(1 << (rng() % 8));
       }
+      const size_t max_chunk = 1 + rng() % 5000;
+      const size_t out_chunk = 1 + rng() % 70000;
+      const uint64_t seed = rng();
       StatusOr<std::string> got =
-          DecodeBytes(v, bad, 1 + rng() % 5000, 1 + rng() % 70000, rng());
+          DecodeBytes(v, bad, max_chunk, out_chunk, seed);
       if (got.ok()) {
         // Flips in fields no checksum covers (gzip's MTIME, say) are fine
         // as long as the content is right.

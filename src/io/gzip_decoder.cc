@@ -134,14 +134,14 @@ class IsalGzipCore final : public GzipCore {
 
  protected:
   Status StartMember() override {
-    // isal_inflate_init clears the whole state; nothing of the previous
-    // member (input pointers included) is needed, as Inflate sets them.
+    // A fresh stream for each member; Inflate sets the input and output
+    // pointers on every call, so nothing of the previous member is needed.
     isal_inflate_init(state_.get());
     state_->crc_flag = ISAL_GZIP;  // parse header; check CRC32 and ISIZE
     return OkStatus();
   }
 
-  Status Inflate(const uint8_t* in, size_t in_len, bool /*in_eof*/, char* out,
+  Status Inflate(const uint8_t* in, size_t in_len, bool in_eof, char* out,
                  size_t out_len, Step* step, bool* member_done) override {
     static uint8_t empty = 0;
     inflate_state& st = *state_;
@@ -158,7 +158,12 @@ class IsalGzipCore final : public GzipCore {
     step->out_made = avail_out - st.avail_out;
     if (ret < 0) return DataLossError(IsalReason(ret));
     if (ret == ISAL_NEED_DICT) return DataLossError(IsalReason(ret));
-    if (st.block_state == ISAL_BLOCK_FINISH) *member_done = true;
+    if (st.block_state == ISAL_BLOCK_FINISH) {
+      *member_done = true;
+    } else if (in_eof && in_len == 0 && step->out_made == 0) {
+      return Status(StatusCode::kOutOfRange,
+                    "isa-l: file ends inside a gzip member");
+    }
     return OkStatus();
   }
 

@@ -151,14 +151,18 @@ class FlatSet {
     }
   }
   size_t size() const { return used_ + (has_empty_key_ ? 1 : 0); }
+  template <typename F>
+  void ForEach(F&& f) const {
+    if (has_empty_key_) f(K{});
+    for (const K& s : slots_) {
+      if (!(s == K{})) f(s);
+    }
+  }
   // The keys in ascending order.
   std::vector<K> Sorted() const {
     std::vector<K> v;
     v.reserve(size());
-    if (has_empty_key_) v.push_back(K{});
-    for (const K& s : slots_) {
-      if (!(s == K{})) v.push_back(s);
-    }
+    ForEach([&](const K& k) { v.push_back(k); });
     std::sort(v.begin(), v.end());
     return v;
   }
@@ -489,8 +493,8 @@ void HourStats::Merge(const HourStats& other) {
   SaturatingAdd(&bytes_, other.bytes_);
   for (int i = 0; i < 4; ++i) status_[i] += other.status_[i];
   malformed_ += other.malformed_;
-  for (uint32_t ip : other.t_->ipv4.Sorted()) t_->ipv4.Insert(ip);
-  for (const Ip6& ip : other.t_->ipv6.Sorted()) t_->ipv6.Insert(ip);
+  other.t_->ipv4.ForEach([&](uint32_t ip) { t_->ipv4.Insert(ip); });
+  other.t_->ipv6.ForEach([&](const Ip6& ip) { t_->ipv6.Insert(ip); });
   other.t_->other_addrs.ForEach(
       [&](std::string_view a, int64_t c) { t_->other_addrs.Add(a, c); });
   other.t_->urls.ForEach(
@@ -790,39 +794,11 @@ Status WriteFileDurably(const std::string& path, std::string_view content) {
 
 Status WriteOutput(JobContext& ctx, std::string_view name,
                    std::string_view content) {
-  const std::string& dir = ctx.output_dir();
-  if (dir.empty()) {
-    return FailedPreconditionError(
-        "logstats: the job has no output directory (set `output:` in the "
-        "spec)");
-  }
-  if (name.empty() || name == "." || name == ".." ||
-      name.find('/') != std::string_view::npos) {
-    return InvalidArgumentError(
-        fmt::format("logstats: bad output file name \"{}\"", name));
-  }
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    return InternalError(
-        fmt::format("logstats: cannot create {}: {}", dir, ec.message()));
-  }
-  const std::string path = fmt::format("{}/{}", dir, name);
-  const std::string tmp = fmt::format("{}/.{}.tmp-{}", dir, name, ::getpid());
-  Status s = WriteFileDurably(tmp, content);
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    s = ErrnoError("cannot rename into place", path);
-  }
-  if (!s.ok()) {
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return ErrnoError("cannot open directory", dir);
-  const int rc = ::fsync(dfd);
-  ::close(dfd);
-  if (rc != 0) return ErrnoError("cannot fsync directory", dir);
-  return OkStatus();
+  // OutputPath is in this reduce attempt's private directory; the job
+  // commit publishes the file (atomically, exactly once) when the job
+  // succeeds.
+  ASSIGN_OR_RETURN(const std::string path, ctx.OutputPath(name));
+  return WriteFileDurably(path, content);
 }
 
 // ---------------------------------------------------------------------------

@@ -79,7 +79,8 @@ struct ParsedLine {
 // Parses `line` (without its '\n' or '\r') in nginx's combined format:
 //   addr SP ident SP user SP [time] SP "request" SP status SP bytes SP
 //   "referer" SP "user_agent" [anything]
-// Single pass, no allocation. Runs of spaces between fields are accepted;
+// Single pass, no allocation. The user runs to the first " [" (names may
+// hold spaces). Runs of spaces between fields are accepted;
 // text after the user agent (extra fields some configs append) is ignored.
 // Inside quoted fields a backslash escapes the next byte (so \" does not end
 // the field); nginx's \xHH escapes need no special handling. status must be
@@ -118,6 +119,8 @@ StatusOr<LogKey> PathKey(std::string_view path);
 // addresses and the request count per URL. Hash tables are open-addressing
 // flat arrays; URL bytes live in one arena, so adding a line allocates only
 // when a table or the arena grows.
+//
+// A moved-from HourStats may only be assigned to or destroyed.
 //
 // Thread-safety: none; one thread at a time.
 class HourStats {
@@ -189,11 +192,10 @@ std::string TopUrlsCsv(const Merged& merged, size_t top);
 // Appends `field` to `*out`, quoted if it contains ',', '"', CR or LF.
 void AppendCsvField(std::string_view field, std::string* out);
 
-// Writes `content` to the job's output file `name` (a plain file name)
-// atomically: a temporary file in the same directory, fsync, rename, fsync
-// of the directory. FailedPrecondition if the job has no output directory;
-// InvalidArgument for a name with '/'; Internal (naming the path) for I/O
-// errors.
+// Writes `content` to the job's output file `name` through
+// ctx.OutputPath (so the job commit publishes it). FailedPrecondition if
+// the job has no output directory; InvalidArgument for a name that is not a
+// plain file name; an I/O error names the path.
 Status WriteOutput(JobContext& ctx, std::string_view name,
                    std::string_view content);
 

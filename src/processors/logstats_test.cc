@@ -10,6 +10,8 @@
 #include <set>
 #include <sstream>
 
+#include "io/output_committer.h"
+
 namespace taskgrid {
 namespace {
 
@@ -511,6 +513,13 @@ class FakeJobContext : public JobContext {
   const std::string& job_name() const override { return out_; }
   const Params& params() const override { return params_; }
   const std::string& output_dir() const override { return out_; }
+  StatusOr<std::string> OutputPath(std::string_view name) override {
+    if (out_.empty()) return FailedPreconditionError("no output directory");
+    Status s = CheckOutputName(name);
+    if (!s.ok()) return s;
+    std::filesystem::create_directories(out_);
+    return out_ + "/" + std::string(name);
+  }
   int64_t succeeded_tasks() const override { return 0; }
   int64_t dead_tasks() const override { return 0; }
   Status ForEachResult(const std::function<void(const TaskResult&)>&) override {

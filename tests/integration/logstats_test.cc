@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "cli/demo_data.h"
+#include "io/output_committer.h"
 #include "io/split.h"
 #include "testing/process.h"
 
@@ -80,6 +81,13 @@ class FakeJobContext : public JobContext {
   const std::string& job_name() const override { return name_; }
   const Params& params() const override { return params_; }
   const std::string& output_dir() const override { return out_; }
+  StatusOr<std::string> OutputPath(std::string_view name) override {
+    if (out_.empty()) return FailedPreconditionError("no output directory");
+    Status s = CheckOutputName(name);
+    if (!s.ok()) return s;
+    std::filesystem::create_directories(out_);
+    return out_ + "/" + std::string(name);
+  }
   int64_t succeeded_tasks() const override {
     return static_cast<int64_t>(results_.size());
   }
