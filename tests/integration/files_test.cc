@@ -224,5 +224,35 @@ TEST_F(FilesTest, DiskFullFailsCleanlyAndRerunCompletes) {
   ExpectExactlyOnce(out, inputs);
 }
 
+TEST_F(FilesTest, ReadOnlyOutputFailsCleanlyAndRerunCompletes) {
+  const std::string out = tmp_.Path("ro");
+  fs::create_directories(out);
+  if (mount("tmpfs", out.c_str(), "tmpfs", 0, "size=4m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): "
+                 << std::strerror(errno);
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
+  } unmount{out};
+  ASSERT_EQ(
+      mount("tmpfs", out.c_str(), "tmpfs", MS_REMOUNT | MS_RDONLY, "size=4m"),
+      0)
+      << std::strerror(errno);
+  const auto inputs = HostileInputs();
+  std::vector<std::string> args = {
+      "run", "--shell", "cat {}", "--output", out, "--max-attempts", "1"};
+  args.insert(args.end(), inputs.begin(), inputs.end());
+  CommandResult r = Taskgrid(args);
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  r = Taskgrid({"tasks", "1", "--status", "dead", "--json"});
+  EXPECT_NE(r.out.find("Read-only file system"), std::string::npos) << r.out;
+  ASSERT_EQ(mount("tmpfs", out.c_str(), "tmpfs", MS_REMOUNT, "size=4m"), 0)
+      << std::strerror(errno);
+  r = Taskgrid({"rerun", "1", "--failed"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  ExpectExactlyOnce(out, inputs);
+}
+
 }  // namespace
 }  // namespace taskgrid
