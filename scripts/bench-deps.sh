@@ -11,6 +11,9 @@ BENCH_PKGS=(
   python3-celery
   python3-redis  # kombu's / celery's redis transport (only "Suggested" by celery)
   python3-distributed  # Dask distributed (pulls python3-dask)
+  parallel       # GNU parallel: the `parallel 'zcat {} | awk ...'` logstats peer
+  isal           # igzip: the 2-core gzip decode-only limit in the logstats benchmark
+  zstd           # zstd/zstdcat: the zstd peers in the logstats benchmark
 )
 
 want=("${BENCH_PKGS[@]}" "$@")

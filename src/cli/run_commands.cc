@@ -242,37 +242,50 @@ int CmdRunShell(const RunOptions& o, const ShellOptions& shell,
   return SubmitAndDrive(o, spec);
 }
 
-int CmdResume(const RunOptions& o, int64_t job_id) {
-  auto store = OpenStoreOrPrint(o.common.state_path);
-  if (!store) return kExitUsage;
-  auto job = store->GetJob(job_id);
-  if (!job.ok()) {
-    PrintError(job.status());
-    return kExitUsage;
+namespace {
+
+// Opens the state file and reads job `job_id`; prints the error (and sets
+// *rc to the exit code) when either fails.
+std::unique_ptr<StateStore> OpenWithJob(const CommonOptions& o, int64_t job_id,
+                                        JobRecord* job, int* rc) {
+  *rc = kExitUsage;
+  auto store = OpenStoreOrPrint(o.state_path);
+  if (!store) return nullptr;
+  auto j = store->GetJob(job_id);
+  if (!j.ok()) {
+    PrintError(j.status());
+    return nullptr;
   }
-  if (IsTerminal(job->state)) {
+  *job = *std::move(j);
+  return store;
+}
+
+}  // namespace
+
+int CmdResume(const RunOptions& o, int64_t job_id) {
+  JobRecord job;
+  int rc = kExitOk;
+  auto store = OpenWithJob(o.common, job_id, &job, &rc);
+  if (!store) return rc;
+  if (IsTerminal(job.state)) {
     std::cout << fmt::format("job {} is already {}; nothing to resume\n",
-                             job_id, JobStateName(job->state));
-    return ExitCodeFor(job->state);
+                             job_id, JobStateName(job.state));
+    return ExitCodeFor(job.state);
   }
   return DriveJob(store.get(), job_id, o);
 }
 
 int CmdRerun(const RunOptions& o, int64_t job_id, bool failed,
              const std::vector<int64_t>& task_ids) {
-  auto store = OpenStoreOrPrint(o.common.state_path);
-  if (!store) return kExitUsage;
-  auto job = store->GetJob(job_id);
-  if (!job.ok()) {
-    PrintError(job.status());
-    return kExitUsage;
-  }
-  if (!IsTerminal(job->state) && !job->owner.empty() &&
-      OwnerIsAlive(job->owner) &&
-      Clock::Real()->NowMs() - job->heartbeat_ms < 10'000) {
+  JobRecord job;
+  int rc = kExitOk;
+  auto store = OpenWithJob(o.common, job_id, &job, &rc);
+  if (!store) return rc;
+  if (!IsTerminal(job.state) && !job.owner.empty() && OwnerIsAlive(job.owner) &&
+      Clock::Real()->NowMs() - job.heartbeat_ms < 10'000) {
     std::cerr << fmt::format(
         "taskgrid: job {} is being run by {}; wait for it or cancel it\n",
-        job_id, job->owner);
+        job_id, job.owner);
     return kExitUsage;
   }
   auto n = store->RerunTasks(job_id, failed, task_ids, kReduceStage);
@@ -283,8 +296,8 @@ int CmdRerun(const RunOptions& o, int64_t job_id, bool failed,
   }
   if (*n == 0) {
     std::cout << fmt::format("job {}: no task to rerun (state: {})\n", job_id,
-                             JobStateName(job->state));
-    return ExitCodeFor(job->state);
+                             JobStateName(job.state));
+    return ExitCodeFor(job.state);
   }
   std::cout << fmt::format("job {}: {} task(s) set to run again\n", job_id, *n);
   return DriveJob(store.get(), job_id, o);

@@ -7,18 +7,25 @@
 
 namespace taskgrid {
 
-// `field` as it appears in a CSV line: quoted (with quotes doubled) when it
-// contains a comma, a double quote, CR or LF; verbatim otherwise.
-inline std::string CsvField(std::string_view field) {
+// Appends `field` as it appears in a CSV line: quoted (with quotes
+// doubled) when it contains a comma, a double quote, CR or LF; verbatim
+// otherwise. Other bytes (NUL, invalid UTF-8) are written as they are.
+inline void AppendCsvField(std::string_view field, std::string* out) {
   if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
-    return std::string(field);
+    out->append(field);
+    return;
   }
-  std::string out = "\"";
+  out->push_back('"');
   for (char c : field) {
-    if (c == '"') out += '"';
-    out += c;
+    if (c == '"') out->push_back('"');
+    out->push_back(c);
   }
-  out += '"';
+  out->push_back('"');
+}
+
+inline std::string CsvField(std::string_view field) {
+  std::string out;
+  AppendCsvField(field, &out);
   return out;
 }
 

@@ -711,19 +711,6 @@ Status MergeResult(std::string_view result, Merged* into) {
 // ---------------------------------------------------------------------------
 // CSV.
 
-void AppendCsvField(std::string_view field, std::string* out) {
-  if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
-    out->append(field);
-    return;
-  }
-  out->push_back('"');
-  for (char c : field) {
-    if (c == '"') out->push_back('"');
-    out->push_back(c);
-  }
-  out->push_back('"');
-}
-
 std::string SummaryCsv(const Merged& merged) {
   std::string out =
       "domain,hour,requests,bytes,status_2xx,status_3xx,status_4xx,"

@@ -51,6 +51,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/csv.h"  // AppendCsvField
 #include "taskgrid/processor.h"
 #include "taskgrid/status.h"
 
@@ -189,8 +190,6 @@ Status MergeResult(std::string_view result, Merged* into);
 // The two outputs, as described at the top of this file.
 std::string SummaryCsv(const Merged& merged);
 std::string TopUrlsCsv(const Merged& merged, size_t top);
-// Appends `field` to `*out`, quoted if it contains ',', '"', CR or LF.
-void AppendCsvField(std::string_view field, std::string* out);
 
 // Writes `content` to the job's output file `name` through
 // ctx.OutputPath (so the job commit publishes it). FailedPrecondition if

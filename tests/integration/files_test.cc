@@ -29,6 +29,29 @@ using testing::WriteFile;
 
 constexpr auto kTimeout = std::chrono::seconds(60);
 
+// A small tmpfs at `path` for the life of the object (needs root).
+class TmpfsMount {
+ public:
+  TmpfsMount(std::string path, const char* options) : path_(std::move(path)) {
+    if (mount("tmpfs", path_.c_str(), "tmpfs", 0, options) == 0) {
+      mounted_ = true;
+    } else {
+      why_ = std::string("cannot mount a tmpfs here (needs root): ") +
+             std::strerror(errno);
+    }
+  }
+  ~TmpfsMount() {
+    if (mounted_) umount2(path_.c_str(), MNT_DETACH);
+  }
+  bool ok() const { return mounted_; }
+  const std::string& why() const { return why_; }
+
+ private:
+  std::string path_;
+  bool mounted_ = false;
+  std::string why_;
+};
+
 class FilesTest : public ::testing::Test {
  protected:
   std::string State() const { return tmp_.Path("state.db"); }
@@ -191,14 +214,8 @@ TEST_F(FilesTest, CrashDuringJobCommitIsRepairedByResume) {
 TEST_F(FilesTest, DiskFullFailsCleanlyAndRerunCompletes) {
   const std::string out = tmp_.Path("small");
   fs::create_directories(out);
-  if (mount("tmpfs", out.c_str(), "tmpfs", 0, "size=256k") != 0) {
-    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): "
-                 << std::strerror(errno);
-  }
-  struct Unmount {
-    std::string path;
-    ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
-  } unmount{out};
+  TmpfsMount mount_point(out, "size=256k");
+  if (!mount_point.ok()) GTEST_SKIP() << mount_point.why();
   // Three inputs of 100 KiB: the tmpfs holds two.
   std::vector<std::string> inputs;
   for (int i = 0; i < 3; ++i) {
@@ -227,14 +244,8 @@ TEST_F(FilesTest, DiskFullFailsCleanlyAndRerunCompletes) {
 TEST_F(FilesTest, ReadOnlyOutputFailsCleanlyAndRerunCompletes) {
   const std::string out = tmp_.Path("ro");
   fs::create_directories(out);
-  if (mount("tmpfs", out.c_str(), "tmpfs", 0, "size=4m") != 0) {
-    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): "
-                 << std::strerror(errno);
-  }
-  struct Unmount {
-    std::string path;
-    ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
-  } unmount{out};
+  TmpfsMount mount_point(out, "size=4m");
+  if (!mount_point.ok()) GTEST_SKIP() << mount_point.why();
   ASSERT_EQ(
       mount("tmpfs", out.c_str(), "tmpfs", MS_REMOUNT | MS_RDONLY, "size=4m"),
       0)
