@@ -9,11 +9,13 @@
 #   NOOP_TASKS=1000000      no-op throughput run, against Celery and Dask
 #   NOOP_BIG_TASKS=10000000 taskgrid alone, must complete (0 skips it)
 #   CELERY_TASKS, DASK_TASKS, PYTHON: see bench/noop_e2e.sh
+#   LOGSTATS_SIZE=2GiB, LOGSTATS_DIR, LOGSTATS_CODECS, LOGSTATS_SPLIT, LOGSTATS_PEERS:
+#                           log processing throughput, see bench/logstats_e2e.sh
 # Exits non-zero if any benchmark failed.
 set -euo pipefail
 
 if [[ $# -ne 1 ]]; then
-  echo "usage: $0 BUILD_DIR   (env: NOOP_TASKS, NOOP_BIG_TASKS, CELERY_TASKS, DASK_TASKS)" >&2
+  echo "usage: $0 BUILD_DIR   (env: NOOP_TASKS, NOOP_BIG_TASKS, CELERY_TASKS, DASK_TASKS, LOGSTATS_SIZE, ...)" >&2
   exit 2
 fi
 BUILD_DIR=$1
@@ -21,7 +23,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 NOOP_TASKS=${NOOP_TASKS:-1000000}
 NOOP_BIG_TASKS=${NOOP_BIG_TASKS:-10000000}
 
-# The peers (Celery, Redis, Dask) and GNU time; does nothing when installed.
+# The peers (Celery, Redis, Dask, GNU parallel, igzip, zstd) and GNU time;
+# does nothing when installed.
 "$HERE/../scripts/bench-deps.sh"
 
 failed=()
@@ -34,6 +37,10 @@ if [[ $NOOP_BIG_TASKS != 0 ]]; then
   echo "### no-op subtask throughput: taskgrid alone, $NOOP_BIG_TASKS subtasks"
   PEERS="" "$HERE/noop_e2e.sh" "$BUILD_DIR" "$NOOP_BIG_TASKS" || failed+=("noop_e2e $NOOP_BIG_TASKS")
 fi
+
+echo
+echo "### log processing throughput: taskgrid logstats vs parallel+awk and the decode-only limit (${LOGSTATS_SIZE:-2GiB} per encoding)"
+"$HERE/logstats_e2e.sh" "$BUILD_DIR" || failed+=("logstats_e2e")
 
 echo
 if ((${#failed[@]})); then

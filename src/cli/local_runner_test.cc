@@ -73,6 +73,25 @@ class FanoutProcessor : public MapProcessor {
   }
 };
 
+// Its Reduce fails the first time it runs in the process, then succeeds.
+std::atomic<int> g_reduce_calls{0};
+class FlakyReduceProcessor : public MapReduceProcessor {
+ public:
+  Status Process(TaskContext& ctx) override {
+    ctx.SetResult("1");
+    return OkStatus();
+  }
+  Status Reduce(JobContext& ctx) override {
+    if (g_reduce_calls.fetch_add(1) == 0) {
+      return UnavailableError("first reduce fails");
+    }
+    int64_t n = 0;
+    Status s = ctx.ForEachResult([&](const TaskResult&) { ++n; });
+    ctx.SetResult(std::to_string(n));
+    return s;
+  }
+};
+
 class ThrowProcessor : public Processor {
  public:
   Status Process(TaskContext& ctx) override {
@@ -99,6 +118,9 @@ const bool kRegistered = [] {
    }).IgnoreError();
   r.Register("lr-throw", [] {
      return std::make_unique<ThrowProcessor>();
+   }).IgnoreError();
+  r.Register("lr-flaky-reduce", [] {
+     return std::make_unique<FlakyReduceProcessor>();
    }).IgnoreError();
   r.Register("lr-who", [] {
      return std::make_unique<WhoProcessor>();
@@ -246,6 +268,30 @@ retry: {max_attempts: 2, backoff: 10ms}
     EXPECT_EQ(t.state, TaskState::kSucceeded);
     EXPECT_EQ(t.attempt, 4);
   }
+}
+
+TEST_F(LocalRunnerTest, FailedReduceIsRetriedOnTheMaster) {
+  g_reduce_calls = 0;
+  const int64_t job = Submit(R"(
+name: flaky-reduce
+processor: lr-flaky-reduce
+model: mapreduce
+input: {list: [a, b, c]}
+retry: {max_attempts: 2, backoff: 10ms}
+)",
+                             2);
+  JobOutcome out = Run(job, 2);
+  EXPECT_EQ(out.state, JobState::kSucceeded) << out.error;
+  EXPECT_EQ(out.result, "3");
+  auto tasks = Tasks(job);
+  ASSERT_EQ(tasks.size(), 4u);
+  EXPECT_EQ(tasks.back().stage, "reduce");
+  EXPECT_EQ(tasks.back().attempt, 2);
+  EXPECT_EQ(tasks.back().worker, "master");
+  auto logs = store_->GetLogs(job, tasks.back().id);
+  ASSERT_TRUE(logs.ok());
+  ASSERT_FALSE(logs->empty());
+  EXPECT_NE((*logs)[0].line.find("first reduce fails"), std::string::npos);
 }
 
 TEST_F(LocalRunnerTest, TimeoutCancelsTheAttempt) {

@@ -374,6 +374,11 @@ int32_t JobTracker::attempt_of(int64_t task_id) const {
   return s ? s->attempt : -1;
 }
 
+int32_t JobTracker::used_attempts_of(int64_t task_id) const {
+  const Slot* s = Find(task_id);
+  return s ? s->attempt - s->attempt_base : 0;
+}
+
 TaskState JobTracker::state_of(int64_t task_id) const {
   const Slot* s = Find(task_id);
   return s ? s->state : TaskState::kCancelled;

@@ -54,6 +54,9 @@ class JobTracker {
   std::vector<TaskAssignment> Dispatch(const std::string& worker, int max);
   // Milliseconds until the next backoff expires, or -1 if none is waiting.
   int64_t MsUntilNextRetry() const;
+  // The backoff after a task's `used_attempts`-th failed attempt:
+  // retry.backoff doubled per earlier attempt, capped at 60 s.
+  int64_t Backoff(int32_t used_attempts) const;
   void MarkStarted(const TaskRef& ref);
   // Applies a report. Returns false if fenced (stale attempt, not in
   // flight, cancelled). Children of a successful report become pending
@@ -82,6 +85,8 @@ class JobTracker {
   int64_t failed_attempts() const { return failed_attempts_; }
   int64_t rejected_reports() const { return rejected_reports_; }
   int32_t attempt_of(int64_t task_id) const;
+  // Attempts counted against the retry budget (since the last rerun).
+  int32_t used_attempts_of(int64_t task_id) const;
   TaskState state_of(int64_t task_id) const;
 
  private:
@@ -106,7 +111,6 @@ class JobTracker {
                    int64_t finished_ms, std::string result, std::string error,
                    int64_t not_before_ms = 0);
   void Log(int64_t id, int32_t attempt, LogLevel level, std::string line);
-  int64_t Backoff(int32_t used_attempts) const;
 
   const int64_t job_id_;
   const Model model_;

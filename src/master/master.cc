@@ -268,10 +268,8 @@ bool Master::RunReduce(std::unique_lock<std::mutex>& lock,
     }
     if (st == TaskState::kDead) return false;
     // Failed, will retry: wait out the backoff (interruptible).
-    int64_t backoff = spec_.retry.backoff.count();
-    for (int32_t i = 1; i < tracker_->attempt_of(ref.task_id); ++i) {
-      backoff = std::min<int64_t>(backoff * 2, 60'000);
-    }
+    const int64_t backoff =
+        tracker_->Backoff(tracker_->used_attempts_of(ref.task_id));
     state_cv_.wait_for(lock, std::chrono::milliseconds(backoff),
                        [&] { return interrupted_ || !writer_error_.ok(); });
   }
