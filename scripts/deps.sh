@@ -10,6 +10,8 @@ BUILD_PKGS=(
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libisal-dev libdeflate-dev libzstd-dev libbz2-dev liblzma-dev liblz4-dev
   gzip zstd bzip2 xz-utils lz4 isal
+  libpq-dev postgresql
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
 )
 
 want=("${BUILD_PKGS[@]}" "$@")
