@@ -15,6 +15,8 @@
 #                         data for the same options is already there
 #   LOGSTATS_CODECS=gz,zst,plain   which encodings to measure
 #   LOGSTATS_SPLIT=64MiB  the byte split of the plain-text job
+#   LOGSTATS_RUNS=3       runs of each system per encoding; the table keeps
+#                         the fastest (the systems take turns)
 #   LOGSTATS_PEERS=awk,decode   which peers to run; empty runs taskgrid alone
 #
 # Per encoding:
@@ -32,8 +34,9 @@
 #   the same table as logstats' summary.csv (see the awk programs below).
 # - decode peer: find -print0 | xargs -0 -P2 -n1 <dec> > /dev/null (igzip -dc,
 #   zstd -dc, cat): the 2-core decode-only limit.
-# Throughput = decoded bytes / wall seconds (MB = 10^6 bytes). Peak memory =
-# "Maximum resident set size" of /usr/bin/time -v: for a pipeline that is its
+# Throughput = decoded bytes / wall seconds (MB = 10^6 bytes), of the fastest
+# of LOGSTATS_RUNS runs. Peak memory = "Maximum resident set size" of
+# /usr/bin/time -v, the largest of the runs: for a pipeline that is its
 # largest single process, not the sum.
 #
 # Correctness: taskgrid's summary.csv and the awk peer's table must agree on
@@ -47,7 +50,7 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 BUILD_DIR   (env: LOGSTATS_SIZE, LOGSTATS_DIR, LOGSTATS_CODECS, LOGSTATS_SPLIT, LOGSTATS_PEERS)" >&2
+  echo "usage: $0 BUILD_DIR   (env: LOGSTATS_SIZE, LOGSTATS_DIR, LOGSTATS_CODECS, LOGSTATS_SPLIT, LOGSTATS_RUNS, LOGSTATS_PEERS)" >&2
   exit 2
 }
 [[ $# -eq 1 ]] || usage
@@ -56,7 +59,9 @@ SIZE=${LOGSTATS_SIZE:-2GiB}
 DATA=${LOGSTATS_DIR:-/tmp/taskgrid-logstats-bench}
 CODECS=${LOGSTATS_CODECS:-gz,zst,plain}
 SPLIT=${LOGSTATS_SPLIT:-64MiB}
+RUNS=${LOGSTATS_RUNS:-3}
 PEERS=${LOGSTATS_PEERS-awk,decode}
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "LOGSTATS_RUNS: not a positive count: $RUNS" >&2; usage; }
 [[ $SIZE =~ ^[1-9][0-9]*([KMGT]i?B?)?$ ]] || { echo "LOGSTATS_SIZE: not a size: $SIZE" >&2; usage; }
 [[ $SPLIT =~ ^[1-9][0-9]*([KMGT]i?B?)?$ ]] || { echo "LOGSTATS_SPLIT: not a size: $SPLIT" >&2; usage; }
 for c in ${CODECS//,/ }; do
@@ -194,22 +199,34 @@ END { flush() }
 EOF
 
 # ---------------------------------------------------------------- runs
-declare -A STATUS SECS MBS GBS MEM CMD CHECK
+declare -A STATUS SECS ALLSECS MBS GBS MEM CMD CHECK
 ROWS=() # "enc/system"
 CHECK_FAILED=0
 
-record() { # enc system status [seconds bytes rss]
-  local k=$1/$2
-  ROWS+=("$k")
-  STATUS[$k]=$3
-  if [[ $3 == ok ]]; then
-    SECS[$k]=$4
-    MBS[$k]=$(mbps "$5" "$4")
-    GBS[$k]=$(gbps "$5" "$4")
-    MEM[$k]=$6
-    echo "RESULT peer=$2 encoding=$1 bytes=$5 seconds=$4 mb_per_s=${MBS[$k]} gb_per_s=${GBS[$k]} peak_rss_mib=$6"
-  else
+# record ENC SYSTEM RUN STATUS [SECONDS BYTES RSS]: one run of one system.
+# The table keeps the fastest run (least disturbed by anything else on the
+# machine) and the largest peak memory of all runs; one failed run marks
+# the system failed.
+record() {
+  local k=$1/$2 run=$3
+  if [[ -z ${STATUS[$k]:-} ]]; then
+    ROWS+=("$k")
+    STATUS[$k]=ok
+  fi
+  if [[ $4 != ok ]]; then
+    STATUS[$k]=$4
     FAILED=1
+    return
+  fi
+  echo "RESULT peer=$2 encoding=$1 run=$run bytes=$6 seconds=$5 mb_per_s=$(mbps "$6" "$5") peak_rss_mib=$7"
+  ALLSECS[$k]="${ALLSECS[$k]:+${ALLSECS[$k]}, }$5"
+  if [[ -z ${SECS[$k]:-} ]] || awk -v a="$5" -v b="${SECS[$k]}" 'BEGIN { exit !(a < b) }'; then
+    SECS[$k]=$5
+    MBS[$k]=$(mbps "$6" "$5")
+    GBS[$k]=$(gbps "$6" "$5")
+  fi
+  if [[ -z ${MEM[$k]:-} ]] || awk -v a="$7" -v b="${MEM[$k]}" 'BEGIN { exit !(a > b) }'; then
+    MEM[$k]=$7
   fi
 }
 
@@ -230,11 +247,33 @@ timed() {
   return 0
 }
 
+# check ENC RUN TASKGRID_CSV AWK_CSV: the same totals, and on this data the
+# same table row for row.
+check() {
+  local enc=$1 run=$2 tg_req tg_bad awk_req awk_bad
+  read -r tg_req tg_bad < <(awk -F, 'NR > 1 { r += $3; m += $10 } END { printf "%d %d\n", r, m }' "$3")
+  read -r awk_req awk_bad < <(awk -F, 'NR > 1 { r += $3; m += $10 } END { printf "%d %d\n", r, m }' "$4")
+  echo "  check (run $run): total requests: taskgrid $tg_req, awk $awk_req; malformed lines: taskgrid $tg_bad, awk $awk_bad"
+  if [[ $tg_req != "$awk_req" || $tg_bad != "$awk_bad" ]]; then
+    echo "!!!!!!!! MISMATCH ($enc, run $run): taskgrid and the awk pipeline disagree on the totals !!!!!!!!" >&2
+    CHECK[$enc]="MISMATCH (requests $tg_req vs $awk_req)"
+    CHECK_FAILED=1
+  elif ! cmp -s "$3" "$4"; then
+    echo "!!!!!!!! MISMATCH ($enc, run $run): same totals, but summary.csv differs from the awk table: !!!!!!!!" >&2
+    diff "$3" "$4" | head -n 10 >&2 || true
+    CHECK[$enc]="MISMATCH (rows differ; requests $tg_req)"
+    CHECK_FAILED=1
+  else
+    echo "  check (run $run): summary.csv identical to the awk table ($(($(wc -l <"$3") - 1)) rows)"
+    [[ ${CHECK[$enc]:-} == MISMATCH* ]] || CHECK[$enc]="ok: $tg_req requests, identical tables"
+  fi
+}
+
 declare -A DECODED GEN_LINE
 for enc in ${CODECS//,/ }; do
   case $enc in
     gz) DEC="zcat"; FASTDEC="igzip -dc"; PAT='*.log.gz' ;;
-    zst) DEC=zstdcat; FASTDEC="zstd -dcq"; PAT='*.log.zst' ;;
+    zst) DEC="zstdcat"; FASTDEC="zstd -dcq"; PAT='*.log.zst' ;;
     plain) DEC="cat"; FASTDEC="cat"; PAT='*.log' ;;
   esac
   D=$DATA/$enc
@@ -245,8 +284,7 @@ for enc in ${CODECS//,/ }; do
   if ! "$TG" demo --dir "$D" --size "$SIZE" --codecs "$enc" --generate-only >"$TMP/gen-$enc.out" 2>&1; then
     echo "generating the $enc logs FAILED:" >&2
     show_tail "$TMP/gen-$enc.out" gen 30 >&2
-    FAILED=1
-    for s in taskgrid awk decode; do ROWS+=("$enc/$s"); STATUS[$enc/$s]=NO-DATA; done
+    for s in taskgrid awk decode; do record "$enc" "$s" - NO-DATA; done
     continue
   fi
   GEN_LINE[$enc]=$(grep ' files, ' "$TMP/gen-$enc.out" | sed 's/^ *//')
@@ -263,73 +301,61 @@ for enc in ${CODECS//,/ }; do
   fi
   bytes=${DECODED[$enc]}
 
-  # -------------------------------------------------------------- taskgrid
-  SPEC=$TMP/logstats-$enc.yaml
-  OUT=$TMP/out-$enc
   split_line=""
   [[ $enc == plain ]] && split_line=", split: \"bytes:$SPLIT\""
-  cat >"$SPEC" <<EOF
+  CMD[$enc/taskgrid]="$BUILD_ARG/taskgrid run logstats-$enc.yaml --workers 2 --state state.db --no-progress"
+  # parallel puts {} into the command shell-quoted.
+  CMD[$enc/awk]="find D/logs -type f -name '$PAT' | parallel --will-cite -j2 \"$DEC {} | awk -F'\\\"' -v f={} -f map.awk\" | sort -u | awk -f reduce.awk"
+  CMD[$enc/decode]="find D/logs -type f -name '$PAT' -print0 | xargs -0 -P2 -n1 $FASTDEC > /dev/null"
+  AWK_PIPE="find $(printf %q "$LOGS") -type f -name '$PAT' | parallel --will-cite -j2 \"$DEC {} | awk -F'\\\"' -v f={} -f map.awk\" | sort -u | awk -f reduce.awk"
+  DECODE_PIPE="find $(printf %q "$LOGS") -type f -name '$PAT' -print0 | xargs -0 -P2 -n1 $FASTDEC"
+
+  # The systems take turns, run after run, so that a disturbance hits one
+  # run of each rather than every run of one.
+  for ((run = 1; run <= RUNS; run++)); do
+    # ------------------------------------------------------------ taskgrid
+    SPEC=$TMP/logstats-$enc-$run.yaml
+    OUT=$TMP/out-$enc-$run
+    cat >"$SPEC" <<EOF
 name: bench-logstats
 processor: logstats
 model: mapreduce
 input: {files: ["$LOGS/**"]$split_line}
 output: "$OUT"
 EOF
-  CMD[$enc/taskgrid]="$BUILD_ARG/taskgrid run logstats-$enc.yaml --workers 2 --state state.db --no-progress"
-  echo "== $enc: taskgrid: ${CMD[$enc/taskgrid]}"
-  if timed "taskgrid-$enc" "$TMP/taskgrid-$enc.out" \
-    "$TG" run "$SPEC" --workers 2 --state "$TMP/state-$enc.db" --no-progress; then
-    show_tail "$TMP/taskgrid-$enc.out" taskgrid 4
-    record "$enc" taskgrid ok "$T_SECS" "$bytes" "$T_RSS"
-  else
-    show_tail "$TMP/taskgrid-$enc.out" taskgrid 30 >&2
-    record "$enc" taskgrid FAILED
-  fi
-
-  # -------------------------------------------------------------- awk peer
-  if [[ ,$PEERS, == *,awk,* ]]; then
-    # parallel puts {} into the command shell-quoted.
-    PIPE="find $(printf %q "$LOGS") -type f -name '$PAT' | parallel --will-cite -j2 \"$DEC {} | awk -F'\\\"' -v f={} -f map.awk\" | sort -u | awk -f reduce.awk"
-    CMD[$enc/awk]="find D/logs -type f -name '$PAT' | parallel --will-cite -j2 \"$DEC {} | awk -F'\\\"' -v f={} -f map.awk\" | sort -u | awk -f reduce.awk"
-    echo "== $enc: parallel + $DEC + awk: ${CMD[$enc/awk]}"
-    if timed "awk-$enc" "$TMP/awk-$enc.csv" bash -o pipefail -c "$PIPE"; then
-      record "$enc" awk ok "$T_SECS" "$bytes" "$T_RSS"
+    echo "== $enc run $run/$RUNS: taskgrid: ${CMD[$enc/taskgrid]}"
+    tg_ok=0
+    if timed "taskgrid-$enc-$run" "$TMP/taskgrid-$enc-$run.out" \
+      "$TG" run "$SPEC" --workers 2 --state "$TMP/state-$enc-$run.db" --no-progress; then
+      show_tail "$TMP/taskgrid-$enc-$run.out" taskgrid 4
+      record "$enc" taskgrid "$run" ok "$T_SECS" "$bytes" "$T_RSS"
+      tg_ok=1
     else
-      record "$enc" awk FAILED
+      show_tail "$TMP/taskgrid-$enc-$run.out" taskgrid 30 >&2
+      record "$enc" taskgrid "$run" FAILED
     fi
-  fi
 
-  # -------------------------------------------------------------- decode-only
-  if [[ ,$PEERS, == *,decode,* ]]; then
-    CMD[$enc/decode]="find D/logs -type f -name '$PAT' -print0 | xargs -0 -P2 -n1 $FASTDEC > /dev/null"
-    echo "== $enc: decode only: ${CMD[$enc/decode]}"
-    PIPE="find $(printf %q "$LOGS") -type f -name '$PAT' -print0 | xargs -0 -P2 -n1 $FASTDEC"
-    if timed "decode-$enc" /dev/null bash -o pipefail -c "$PIPE"; then
-      record "$enc" decode ok "$T_SECS" "$bytes" "$T_RSS"
-    else
-      record "$enc" decode FAILED
+    # ------------------------------------------------------------ awk peer
+    if [[ ,$PEERS, == *,awk,* ]]; then
+      echo "== $enc run $run/$RUNS: parallel + $DEC + awk: ${CMD[$enc/awk]}"
+      if timed "awk-$enc-$run" "$TMP/awk-$enc-$run.csv" bash -o pipefail -c "$AWK_PIPE"; then
+        record "$enc" awk "$run" ok "$T_SECS" "$bytes" "$T_RSS"
+        ((tg_ok)) && check "$enc" "$run" "$OUT/summary.csv" "$TMP/awk-$enc-$run.csv"
+      else
+        record "$enc" awk "$run" FAILED
+      fi
     fi
-  fi
 
-  # -------------------------------------------------------------- check
-  if [[ ${STATUS[$enc/taskgrid]} == ok && ${STATUS[$enc/awk]:-} == ok ]]; then
-    read -r tg_req tg_bad < <(awk -F, 'NR > 1 { r += $3; m += $10 } END { printf "%d %d\n", r, m }' "$OUT/summary.csv")
-    read -r awk_req awk_bad < <(awk -F, 'NR > 1 { r += $3; m += $10 } END { printf "%d %d\n", r, m }' "$TMP/awk-$enc.csv")
-    echo "  check: total requests: taskgrid $tg_req, awk $awk_req; malformed lines: taskgrid $tg_bad, awk $awk_bad"
-    if [[ $tg_req != "$awk_req" || $tg_bad != "$awk_bad" ]]; then
-      echo "!!!!!!!! MISMATCH ($enc): taskgrid and the awk pipeline disagree on the totals !!!!!!!!" >&2
-      CHECK[$enc]="MISMATCH (requests $tg_req vs $awk_req)"
-      CHECK_FAILED=1
-    elif ! cmp -s "$OUT/summary.csv" "$TMP/awk-$enc.csv"; then
-      echo "!!!!!!!! MISMATCH ($enc): same totals, but summary.csv differs from the awk table:" >&2
-      diff "$OUT/summary.csv" "$TMP/awk-$enc.csv" | head -n 10 >&2 || true
-      CHECK[$enc]="MISMATCH (rows differ; requests $tg_req)"
-      CHECK_FAILED=1
-    else
-      echo "  check: summary.csv identical to the awk table ($(($(wc -l <"$OUT/summary.csv") - 1)) rows)"
-      CHECK[$enc]="ok: $tg_req requests, identical tables"
+    # ------------------------------------------------------------ decode-only
+    if [[ ,$PEERS, == *,decode,* ]]; then
+      echo "== $enc run $run/$RUNS: decode only: ${CMD[$enc/decode]}"
+      if timed "decode-$enc-$run" /dev/null bash -o pipefail -c "$DECODE_PIPE"; then
+        record "$enc" decode "$run" ok "$T_SECS" "$bytes" "$T_RSS"
+      else
+        record "$enc" decode "$run" FAILED
+      fi
     fi
-  fi
+  done
 done
 
 # ---------------------------------------------------------------- table
@@ -354,6 +380,7 @@ target_note() { # enc: taskgrid's standing against the three targets
 echo
 REPRO="LOGSTATS_SIZE=$SIZE LOGSTATS_CODECS=$CODECS"
 [[ $SPLIT != 64MiB ]] && REPRO+=" LOGSTATS_SPLIT=$SPLIT"
+[[ $RUNS != 3 ]] && REPRO+=" LOGSTATS_RUNS=$RUNS"
 [[ $PEERS != awk,decode ]] && REPRO+=" LOGSTATS_PEERS=$PEERS"
 echo "Reproduce: $REPRO bench/logstats_e2e.sh $BUILD_ARG"
 echo "(awk: $AWK_VERSION; $PARALLEL_VERSION; LC_ALL=C; D = $DATA/<encoding>; map.awk/reduce.awk: see bench/logstats_e2e.sh)"
@@ -361,8 +388,8 @@ for enc in ${CODECS//,/ }; do
   [[ -n ${GEN_LINE[$enc]:-} ]] && echo "($enc data: ${GEN_LINE[$enc]}; ${DECODED[$enc]} bytes decoded; check: ${CHECK[$enc]:-not run})"
 done
 echo
-echo "| encoding | system | seconds | MB/s | GB/s | peak RSS (MiB) | targets (taskgrid) | machine | date | command |"
-echo "|---|---|---:|---:|---:|---:|---|---|---|---|"
+echo "| encoding | system | seconds (best of $RUNS) | MB/s | GB/s | peak RSS (MiB) | targets (taskgrid) | all runs (s) | machine | date | command |"
+echo "|---|---|---:|---:|---:|---:|---|---|---|---|---|"
 for k in "${ROWS[@]}"; do
   enc=${k%%/*}
   s=${k#*/}
@@ -381,9 +408,9 @@ for k in "${ROWS[@]}"; do
   cmd=${cmd//|/\\|} # a '|' inside a table cell, even in code, must be escaped
   [[ $enc == plain ]] && label="plain, split bytes:$SPLIT"
   if [[ ${STATUS[$k]} == ok ]]; then
-    echo "| $label | $name | ${SECS[$k]} | ${MBS[$k]} | ${GBS[$k]} | ${MEM[$k]} | $note | $MACHINE | $DATE | \`$cmd\` |"
+    echo "| $label | $name | ${SECS[$k]} | ${MBS[$k]} | ${GBS[$k]} | ${MEM[$k]} | $note | ${ALLSECS[$k]} | $MACHINE | $DATE | \`$cmd\` |"
   else
-    echo "| $label | $name | ${STATUS[$k]} | - | - | - | - | $MACHINE | $DATE | \`$cmd\` |"
+    echo "| $label | $name | ${STATUS[$k]} | - | - | - | - | ${ALLSECS[$k]:-} | $MACHINE | $DATE | \`$cmd\` |"
   fi
 done
 
