@@ -9,7 +9,8 @@
 #   NOOP_TASKS=1000000      no-op throughput run, against Celery and Dask
 #   NOOP_BIG_TASKS=10000000 taskgrid alone, must complete (0 skips it)
 #   CELERY_TASKS, DASK_TASKS, PYTHON: see bench/noop_e2e.sh
-#   LOGSTATS_SIZE=2GiB, LOGSTATS_DIR, LOGSTATS_CODECS, LOGSTATS_SPLIT, LOGSTATS_PEERS:
+#   LOGSTATS_SIZE=2GiB, LOGSTATS_DIR, LOGSTATS_CODECS, LOGSTATS_SPLIT,
+#   LOGSTATS_RUNS, LOGSTATS_PEERS:
 #                           log processing throughput, see bench/logstats_e2e.sh
 # Exits non-zero if any benchmark failed.
 set -euo pipefail
