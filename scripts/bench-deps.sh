@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that only the benchmarks need (the peers
-# taskgrid is compared against, and GNU time for peak memory). Idempotent:
-# when everything is already installed it does nothing (no apt-get update),
-# so a second run is instant and works offline.
+# taskgrid is compared against, and GNU time for peak memory), through
+# deps.sh: idempotent, no apt-get update when everything is there.
 set -euo pipefail
 
 BENCH_PKGS=(
@@ -16,20 +15,6 @@ BENCH_PKGS=(
   zstd           # zstd/zstdcat: the zstd peers in the logstats benchmark
 )
 
-want=("${BENCH_PKGS[@]}" "$@")
-missing=()
-for p in "${want[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
-if ((${#missing[@]} == 0)); then
-  exit 0
-fi
-
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-echo "installing: ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# deps.sh does the installing (and installs the build packages too, which a
+# benchmark needs anyway).
+exec "$(dirname "$0")/deps.sh" "${BENCH_PKGS[@]}" "$@"
