@@ -4,6 +4,9 @@
 // Thread-safety: as sqlite_db.h; nothing here is shared between connections.
 #include "store/sqlite/sqlite_db.h"
 
+#include <chrono>
+#include <thread>
+
 #include "core/status_macros.h"
 
 namespace taskgrid {
@@ -61,8 +64,20 @@ StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, Role role,
     // every write. A 64 MiB page cache (the default is 2 MiB) for the big
     // batches; journal_size_limit gives back the disk of a WAL that a
     // big transaction grew.
+    // Switching a new file to WAL needs an exclusive lock, and SQLite
+    // does not always wait for it through the busy handler (two processes
+    // opening a fresh file at once get "database is locked" at once):
+    // retry for as long as the busy timeout would have waited.
+    for (int waited_ms = 0;; waited_ms += 10) {
+      Status wal = db->Exec("PRAGMA journal_mode = WAL;");
+      if (wal.ok()) break;
+      if (wal.code() != StatusCode::kUnavailable || waited_ms >= 10'000) {
+        return wal;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     RETURN_IF_ERROR(
-        db->Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+        db->Exec("PRAGMA synchronous = NORMAL; "
                  "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -65536; "
                  "PRAGMA journal_size_limit = 67108864;"));
     ASSIGN_OR_RETURN(sqlite3_stmt * mode, db->Prepare("PRAGMA journal_mode"));
