@@ -11,22 +11,6 @@
 namespace taskgrid {
 namespace pg_internal {
 
-std::string JobName(int64_t job_id) { return "job " + std::to_string(job_id); }
-
-Status JobNotFound(int64_t job_id) {
-  return NotFoundError(JobName(job_id) + " not found");
-}
-
-Status TaskNotFound(int64_t job_id, int64_t task_id) {
-  return NotFoundError(JobName(job_id) + " has no task " +
-                       std::to_string(task_id));
-}
-
-Status AlreadyTerminal(int64_t job_id, JobState state) {
-  return FailedPreconditionError(JobName(job_id) + " is already " +
-                                 std::string(JobStateName(state)));
-}
-
 StatusOr<TaskState> DecodeTaskState(int64_t v) {
   if (v < 0 || v >= kNumTaskStates) {
     return DataLossError("postgresql: unknown task state " + std::to_string(v));

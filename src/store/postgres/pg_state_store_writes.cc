@@ -110,23 +110,14 @@ StatusOr<int64_t> PostgresStateStore::AcquireJob(
       ASSIGN_OR_RETURN(Reader r, BorrowReader());
       ASSIGN_OR_RETURN(seen, MustReadJob(r.conn(), job_id, /*lock=*/false));
     }
-    if (IsTerminal(seen.state)) return pg::AlreadyTerminal(job_id, seen.state);
-    const bool held = !seen.owner.empty() && seen.owner != owner &&
-                      now_ms - seen.heartbeat_ms < lease_ms;
-    // Without a liveness check, a fresh lease is presumed held.
-    if (held && (!owner_alive || owner_alive(seen.owner))) {
-      return FailedPreconditionError(
-          JobName(job_id) + " is owned by " + seen.owner +
-          ", which is alive (last heartbeat " +
-          std::to_string(now_ms - seen.heartbeat_ms) + " ms ago)");
-    }
+    RETURN_IF_ERROR(
+        store_errors::JudgeLease(seen, owner, now_ms, lease_ms, owner_alive));
     std::lock_guard<std::mutex> lock(write_mu_);
     Conn* conn = writer_.get();
     Txn txn(conn);
     RETURN_IF_ERROR(txn.Begin());
     ASSIGN_OR_RETURN(JobRecord now, MustReadJob(conn, job_id, /*lock=*/true));
-    if (now.epoch != seen.epoch || now.owner != seen.owner ||
-        now.heartbeat_ms != seen.heartbeat_ms || now.state != seen.state) {
+    if (store_errors::OwnershipChanged(seen, now)) {
       continue;  // changed under us: judge again
     }
     Params p;

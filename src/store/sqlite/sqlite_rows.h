@@ -14,19 +14,17 @@
 #include "core/states.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/state_store.h"
+#include "store/store_errors.h"
 #include "taskgrid/status.h"
 
 namespace taskgrid {
 namespace sqlite_internal {
 
-// "job <id>", for messages.
-std::string JobName(int64_t job_id);
-// NotFound: "job <id> not found".
-Status JobNotFound(int64_t job_id);
-// NotFound: "job <id> has no task <task_id>".
-Status TaskNotFound(int64_t job_id, int64_t task_id);
-// FailedPrecondition: "job <id> is already <state>".
-Status AlreadyTerminal(int64_t job_id, JobState state);
+// Messages shared by every backend (store/store_errors.h).
+using store_errors::AlreadyTerminal;
+using store_errors::JobName;
+using store_errors::JobNotFound;
+using store_errors::TaskNotFound;
 
 // A stored task state; DataLoss if the number is not one.
 StatusOr<TaskState> DecodeTaskState(int64_t v);

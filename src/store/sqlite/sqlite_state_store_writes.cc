@@ -100,23 +100,14 @@ StatusOr<int64_t> SqliteStateStore::AcquireJob(
       ASSIGN_OR_RETURN(Reader r, BorrowReader());
       ASSIGN_OR_RETURN(seen, MustReadJob(r.db(), job_id));
     }
-    if (IsTerminal(seen.state)) return sq::AlreadyTerminal(job_id, seen.state);
-    const bool held = !seen.owner.empty() && seen.owner != owner &&
-                      now_ms - seen.heartbeat_ms < lease_ms;
-    // Without a liveness check, a fresh lease is presumed held.
-    if (held && (!owner_alive || owner_alive(seen.owner))) {
-      return FailedPreconditionError(
-          JobName(job_id) + " is owned by " + seen.owner +
-          ", which is alive (last heartbeat " +
-          std::to_string(now_ms - seen.heartbeat_ms) + " ms ago)");
-    }
+    RETURN_IF_ERROR(
+        store_errors::JudgeLease(seen, owner, now_ms, lease_ms, owner_alive));
     std::lock_guard<std::mutex> lock(write_mu_);
     Db* db = writer_.get();
     WriteTxn txn(db);
     RETURN_IF_ERROR(txn.Begin());
     ASSIGN_OR_RETURN(JobRecord now, MustReadJob(db, job_id));
-    if (now.epoch != seen.epoch || now.owner != seen.owner ||
-        now.heartbeat_ms != seen.heartbeat_ms || now.state != seen.state) {
+    if (store_errors::OwnershipChanged(seen, now)) {
       continue;  // changed under us: judge again
     }
     {
