@@ -174,6 +174,13 @@ class StateStoreConformanceTest : public ::testing::Test {
   StatusOr<std::unique_ptr<StateStore>> OpenAnother() {
     return backend_->Open();
   }
+  // Closes store() and opens it again, as a restarted process would.
+  void Reopen() {
+    store_.reset();
+    auto store = backend_->Open();
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(store).value();
+  }
 
   // Creates a job; 0 (and a test failure) on error.
   int64_t NewJob(const std::vector<TaskRecord>& tasks,
@@ -1185,6 +1192,44 @@ TYPED_TEST_P(StateStoreConformanceTest, LargeBatchCreateAndUpdate) {
   EXPECT_EQ(unfinished, 0);
 }
 
+TYPED_TEST_P(StateStoreConformanceTest, DataSurvivesCloseAndReopen) {
+  int64_t job = 0;
+  int64_t epoch = 0;
+  {
+    StateStore& store = this->store();
+    auto id = store.CreateJob(MakeJob("keep", "k1"), MakeTasks(3));
+    ASSERT_TRUE(id.ok()) << id.status();
+    job = *id;
+    auto e = store.AcquireJob(job, "me", kT0, kLeaseMs, nullptr);
+    ASSERT_TRUE(e.ok()) << e.status();
+    epoch = *e;
+    WriteBatch b;
+    b.job_id = job;
+    b.epoch = epoch;
+    b.updates = {MakeUpdate(2, 0, 1, TaskState::kSucceeded)};
+    b.logs = {LogLine{2, 1, kT0, 0, "kept"}};
+    ASSERT_TRUE(store.Apply(b).ok());
+  }
+  this->Reopen();
+  StateStore& store = this->store();
+  auto j = store.FindJobByKey("k1");
+  ASSERT_TRUE(j.ok() && j->has_value()) << j.status();
+  EXPECT_EQ((*j)->id, job);
+  EXPECT_EQ((*j)->epoch, epoch);
+  EXPECT_EQ((*j)->owner, "me");
+  auto t = store.GetTask(job, 2);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->state, TaskState::kSucceeded);
+  auto logs = store.GetLogs(job, 2);
+  ASSERT_TRUE(logs.ok());
+  ASSERT_EQ(logs->size(), 1u);
+  EXPECT_EQ((*logs)[0].line, "kept");
+  // Job ids are never reused.
+  auto next = store.CreateJob(MakeJob(), {});
+  ASSERT_TRUE(next.ok());
+  EXPECT_GT(*next, job);
+}
+
 TYPED_TEST_P(StateStoreConformanceTest, TwoHandlesShareStateAndFence) {
   StateStore& a = this->store();
   TGC_ASSERT_OK_AND_ASSIGN(std::unique_ptr<StateStore> b, this->OpenAnother());
@@ -1259,8 +1304,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     RerunWithoutResetStageKeepsOthers, RerunErrorsChangeNothing, RerunDeepChain,
     ListTasksFiltersAndPages, CountTasksByState, ForEachUnfinishedTaskInIdOrder,
     ForEachResultOrderAndExclusion, LogsByAttemptThenWriteOrder,
-    LargeBatchCreateAndUpdate, TwoHandlesShareStateAndFence,
-    ConcurrentCallsFromThreads);
+    LargeBatchCreateAndUpdate, DataSurvivesCloseAndReopen,
+    TwoHandlesShareStateAndFence, ConcurrentCallsFromThreads);
 
 }  // namespace conformance
 }  // namespace taskgrid

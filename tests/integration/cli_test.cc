@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "integration/testbin_fixture.h"
 #include "testing/process.h"
 
 namespace {
@@ -31,8 +32,6 @@ using taskgrid::testing::TempDir;
 using taskgrid::testing::WaitUntil;
 using taskgrid::testing::WriteFile;
 
-constexpr milliseconds kCommandTimeout = seconds(30);
-
 // Sum of the ids in [0, n).
 int64_t SumBelow(int64_t n) { return n * (n - 1) / 2; }
 
@@ -40,48 +39,8 @@ bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-class CliTest : public ::testing::Test {
+class CliTest : public taskgrid::testing::TestbinTest {
  protected:
-  std::string state_path() const { return dir_.Path("state.db"); }
-  std::string journal_path() const { return dir_.Path("journal"); }
-
-  std::vector<std::string> Argv(const std::vector<std::string>& args) const {
-    std::vector<std::string> argv = {TASKGRID_TESTBIN};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("--state");
-    argv.push_back(state_path());
-    return argv;
-  }
-  SpawnOptions Options() const {
-    SpawnOptions o;
-    o.cwd = dir_.path();
-    return o;
-  }
-
-  // Runs `taskgrid_testbin ARGS --state DIR/state.db` to completion.
-  CommandResult Tg(const std::vector<std::string>& args,
-                   milliseconds timeout = kCommandTimeout) const {
-    return RunCommand(Argv(args), timeout, Options());
-  }
-
-  // Starts it and returns at once.
-  std::unique_ptr<Process> StartTg(const std::vector<std::string>& args) const {
-    std::string error;
-    auto p = Process::Start(Argv(args), Options(), &error);
-    EXPECT_NE(p, nullptr) << error;
-    return p;
-  }
-
-  // Runs a command that prints JSON; a failure to run or parse is a test
-  // failure and gives a null value.
-  json TgJson(const std::vector<std::string>& args) const {
-    CommandResult r = Tg(args);
-    EXPECT_TRUE(r.exited && r.exit_code == 0) << r.Describe();
-    json j = json::parse(r.out, nullptr, /*allow_exceptions=*/false);
-    EXPECT_FALSE(j.is_discarded()) << "not JSON:\n" << r.Describe();
-    return j.is_discarded() ? json() : j;
-  }
-
   json Status(int64_t job) const {
     return TgJson({"status", std::to_string(job), "--json"});
   }
@@ -116,8 +75,6 @@ class CliTest : public ::testing::Test {
   }
 
   size_t JournalLines() const { return ReadLines(journal_path()).size(); }
-
-  TempDir dir_;
 };
 
 // Counts tasks by state name.

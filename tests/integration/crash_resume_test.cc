@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "integration/testbin_fixture.h"
 #include "testing/process.h"
 
 namespace {
@@ -77,7 +78,7 @@ class Violations {
   std::map<std::string, std::vector<int64_t>> ids_;
 };
 
-class CrashResumeTest : public ::testing::Test {
+class CrashResumeTest : public taskgrid::testing::TestbinTest {
  protected:
   void SetUp() override {
     spec_ = dir_.Path("sum.yaml");
@@ -93,37 +94,6 @@ class CrashResumeTest : public ::testing::Test {
                   journal_path() +
                   "'}\n"
                   "retry: {max_attempts: 3, backoff: 10ms}\n");
-  }
-
-  std::string journal_path() const { return dir_.Path("journal"); }
-
-  std::vector<std::string> Argv(const std::vector<std::string>& args) const {
-    std::vector<std::string> argv = {TASKGRID_TESTBIN};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("--state");
-    argv.push_back(dir_.Path("state.db"));
-    return argv;
-  }
-  SpawnOptions Options() const {
-    SpawnOptions o;
-    o.cwd = dir_.path();
-    return o;
-  }
-  CommandResult Tg(const std::vector<std::string>& args) const {
-    return RunCommand(Argv(args), seconds(60), Options());
-  }
-  std::unique_ptr<Process> StartTg(const std::vector<std::string>& args) const {
-    std::string error;
-    auto p = Process::Start(Argv(args), Options(), &error);
-    EXPECT_NE(p, nullptr) << error;
-    return p;
-  }
-  json TgJson(const std::vector<std::string>& args) const {
-    CommandResult r = Tg(args);
-    EXPECT_TRUE(r.exited && r.exit_code == 0) << r.Describe();
-    json j = json::parse(r.out, nullptr, /*allow_exceptions=*/false);
-    EXPECT_FALSE(j.is_discarded()) << "not JSON:\n" << r.Describe();
-    return j.is_discarded() ? json() : j;
   }
 
   Snapshot Tasks() const {
@@ -270,7 +240,6 @@ class CrashResumeTest : public ::testing::Test {
     return snap;
   }
 
-  TempDir dir_;
   std::string spec_;
 };
 

@@ -251,44 +251,6 @@ class PostgresStateStoreTest : public ::testing::Test {
   std::optional<TestDatabase> db_;
 };
 
-TEST_F(PostgresStateStoreTest, DataSurvivesCloseAndReopen) {
-  int64_t job = 0;
-  int64_t epoch = 0;
-  {
-    auto store = OpenStore();
-    ASSERT_NE(store, nullptr);
-    auto id = store->CreateJob(MakeJob("keep", "k1"), MakeTasks(3));
-    ASSERT_TRUE(id.ok()) << id.status();
-    job = *id;
-    auto e = store->AcquireJob(job, "me", kT0, kLeaseMs, nullptr);
-    ASSERT_TRUE(e.ok()) << e.status();
-    epoch = *e;
-    WriteBatch b;
-    b.job_id = job;
-    b.epoch = epoch;
-    b.updates = {MakeUpdate(2, 0, 1, TaskState::kSucceeded)};
-    b.logs = {LogLine{2, 1, kT0, 0, "kept"}};
-    ASSERT_TRUE(store->Apply(b).ok());
-  }
-  auto store = OpenStore();
-  ASSERT_NE(store, nullptr);
-  auto j = store->FindJobByKey("k1");
-  ASSERT_TRUE(j.ok() && j->has_value()) << j.status();
-  EXPECT_EQ((*j)->id, job);
-  EXPECT_EQ((*j)->epoch, epoch);
-  EXPECT_EQ((*j)->owner, "me");
-  auto t = store->GetTask(job, 2);
-  ASSERT_TRUE(t.ok()) << t.status();
-  EXPECT_EQ(t->state, TaskState::kSucceeded);
-  auto logs = store->GetLogs(job, 2);
-  ASSERT_TRUE(logs.ok());
-  ASSERT_EQ(logs->size(), 1u);
-  EXPECT_EQ((*logs)[0].line, "kept");
-  auto next = store->CreateJob(MakeJob(), {});
-  ASSERT_TRUE(next.ok());
-  EXPECT_GT(*next, job);  // job ids are never reused
-}
-
 TEST_F(PostgresStateStoreTest, NewerSchemaIsFailedPrecondition) {
   ASSERT_NE(OpenStore(), nullptr);
   {
