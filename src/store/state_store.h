@@ -118,6 +118,17 @@ struct ApplyResult {
 
 using TaskCounts = std::array<int64_t, kNumTaskStates>;
 
+// Who leads the cluster (cluster mode runs several masters on one store;
+// one leads, the others stand by). epoch grows by one at every change of
+// leader, so a master can tell that it lost leadership in between even if
+// it holds it again now.
+struct LeaderRecord {
+  int64_t epoch = 0;         // 0 = nobody has ever led
+  std::string owner;         // unique id of the leading master process
+  std::string address;       // where it serves workers and clients
+  int64_t heartbeat_ms = 0;  // its last renewal (0 = released)
+};
+
 struct TaskFilter {
   std::optional<TaskState> state;
   std::optional<std::string> stage;
@@ -195,6 +206,24 @@ class StateStore {
   // Marks the job cancelled, every non-terminal task cancelled, bumps the
   // epoch. FailedPrecondition if the job is already terminal.
   virtual Status CancelJob(int64_t job_id, int64_t now_ms) = 0;
+
+  // Claims or renews cluster leadership for `owner`, atomically:
+  //  - `owner` holds it: renews it (heartbeat = now_ms, address), same epoch;
+  //  - nobody holds it, it was released, the holder's heartbeat is older
+  //    than now_ms - lease_ms, or `owner_alive` (if given) says the holder
+  //    no longer runs: `owner` takes it, epoch + 1;
+  //  - otherwise: leaves it as it is.
+  // Returns the record as it stands after the call: the caller leads iff
+  // record.owner == owner.
+  virtual StatusOr<LeaderRecord> ClaimLeadership(
+      const std::string& owner, const std::string& address, int64_t now_ms,
+      int64_t lease_ms,
+      const std::function<bool(const std::string&)>& owner_alive) = 0;
+  // Gives up leadership if `owner` holds it (heartbeat_ms becomes 0, owner
+  // and epoch stay), so a standby takes over at its next claim.
+  virtual Status ReleaseLeadership(const std::string& owner) = 0;
+  // The current record (epoch 0 and empty owner if nobody ever led).
+  virtual StatusOr<LeaderRecord> GetLeader() = 0;
 
   // Sets the given tasks back to pending for a new attempt (attempt_base =
   // attempt, error cleared), deletes every descendant of them (their Map()

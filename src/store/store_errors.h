@@ -1,5 +1,6 @@
 // What every StateStore backend decides and reports the same way: the
-// errors' wording and the lease rule of AcquireJob.
+// errors' wording, the lease rule of AcquireJob and the leadership rule of
+// ClaimLeadership.
 #ifndef TASKGRID_STORE_STORE_ERRORS_H_
 #define TASKGRID_STORE_STORE_ERRORS_H_
 
@@ -57,6 +58,61 @@ inline Status JudgeLease(
 inline bool OwnershipChanged(const JobRecord& seen, const JobRecord& now) {
   return now.epoch != seen.epoch || now.owner != seen.owner ||
          now.heartbeat_ms != seen.heartbeat_ms || now.state != seen.state;
+}
+
+// InvalidArgument for an empty owner, which could not be told from "nobody
+// leads".
+inline Status CheckLeaderOwner(const std::string& owner) {
+  if (owner.empty()) {
+    return InvalidArgumentError("cluster leadership needs a non-empty owner");
+  }
+  return OkStatus();
+}
+
+// What ClaimLeadership does, judged on a read of the leader record.
+enum class LeaderClaim {
+  kRenew,   // `owner` holds it: same epoch, new heartbeat and address
+  kTake,    // `owner` takes it: epoch + 1
+  kRefuse,  // another owner holds it: leave the record as it is
+};
+
+// ClaimLeadership's rule, judged on a read of the record (`seen`). `owner`
+// renews if it holds the record and has not released it (even if its own
+// lease ran out: nobody took over, so nobody led in between). It takes the
+// record if nobody ever led, the holder released it, the holder's heartbeat
+// is lease_ms old or older (as JudgeLease), or `owner_alive` says the
+// holder no longer runs; `owner_alive` is asked only about a holder with a
+// fresh lease, and without it a fresh lease is presumed held.
+inline LeaderClaim JudgeLeadership(
+    const LeaderRecord& seen, const std::string& owner, int64_t now_ms,
+    int64_t lease_ms,
+    const std::function<bool(const std::string&)>& owner_alive) {
+  const bool released = seen.owner.empty() || seen.heartbeat_ms == 0;
+  if (seen.owner == owner && !released) return LeaderClaim::kRenew;
+  const bool held = !released && now_ms - seen.heartbeat_ms < lease_ms;
+  if (held && (!owner_alive || owner_alive(seen.owner))) {
+    return LeaderClaim::kRefuse;
+  }
+  return LeaderClaim::kTake;
+}
+
+// The record ClaimLeadership writes for `claim` (not kRefuse) over `seen`.
+inline LeaderRecord ClaimedLeader(const LeaderRecord& seen, LeaderClaim claim,
+                                  const std::string& owner,
+                                  const std::string& address, int64_t now_ms) {
+  LeaderRecord next;
+  next.epoch = claim == LeaderClaim::kTake ? seen.epoch + 1 : seen.epoch;
+  next.owner = owner;
+  next.address = address;
+  next.heartbeat_ms = now_ms;
+  return next;
+}
+
+// Whether the leader record changed between judging `seen` and locking
+// `now` (then judge again).
+inline bool LeaderChanged(const LeaderRecord& seen, const LeaderRecord& now) {
+  return now.epoch != seen.epoch || now.owner != seen.owner ||
+         now.heartbeat_ms != seen.heartbeat_ms;
 }
 
 }  // namespace taskgrid::store_errors

@@ -39,6 +39,13 @@
 //   counted; repeated ids count once; when nothing is rerun nothing changes
 //   (not the reset stage, not the job); the epoch is not bumped.
 // - ForEachResult with exclude_stage "" excludes nothing.
+// - ClaimLeadership: a heartbeat exactly lease_ms old is stale; the holder
+//   renews (same epoch) even after its own lease ran out if nobody took
+//   over; a holder that released and claims again gets a new epoch;
+//   owner_alive is asked only about another holder with a fresh lease, and
+//   runs with no lock held (the record is judged again if it changed in
+//   between); an empty owner is InvalidArgument. ReleaseLeadership by a
+//   non-holder, or of a released record, is a no-op.
 #ifndef TASKGRID_TESTS_CONFORMANCE_STATE_STORE_CONFORMANCE_H_
 #define TASKGRID_TESTS_CONFORMANCE_STATE_STORE_CONFORMANCE_H_
 
@@ -46,8 +53,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <barrier>
 #include <concepts>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -1145,6 +1154,258 @@ TYPED_TEST_P(StateStoreConformanceTest, LogsByAttemptThenWriteOrder) {
 }
 
 // --------------------------------------------------------------------------
+// Cluster leadership.
+
+// The owner_alive of a claim: says `alive` and records whom it was asked
+// about.
+struct AliveProbe {
+  bool alive = true;
+  std::vector<std::string> asked;
+  std::function<bool(const std::string&)> Fn() {
+    return [this](const std::string& o) {
+      asked.push_back(o);
+      return alive;
+    };
+  }
+};
+
+inline void ExpectLeader(const LeaderRecord& got, int64_t epoch,
+                         const std::string& owner, const std::string& address,
+                         int64_t heartbeat_ms) {
+  EXPECT_EQ(got.epoch, epoch);
+  EXPECT_EQ(got.owner, owner);
+  EXPECT_EQ(got.address, address);
+  EXPECT_EQ(got.heartbeat_ms, heartbeat_ms);
+}
+
+TYPED_TEST_P(StateStoreConformanceTest, LeaderOfAFreshStoreIsNobody) {
+  TGC_ASSERT_OK_AND_ASSIGN(LeaderRecord l, this->store().GetLeader());
+  ExpectLeader(l, 0, "", "", 0);
+  // Releasing what nobody holds changes nothing.
+  TGC_ASSERT_OK(this->store().ReleaseLeadership("a"));
+  TGC_ASSERT_OK_AND_ASSIGN(l, this->store().GetLeader());
+  ExpectLeader(l, 0, "", "", 0);
+}
+
+TYPED_TEST_P(StateStoreConformanceTest, ClaimLeadershipFirstThenRenew) {
+  StateStore& s = this->store();
+  AliveProbe probe;
+  TGC_ASSERT_OK_AND_ASSIGN(
+      LeaderRecord l,
+      s.ClaimLeadership("a", "host-a:7000", kT0, kLeaseMs, probe.Fn()));
+  ExpectLeader(l, 1, "a", "host-a:7000", kT0);
+  TGC_ASSERT_OK_AND_ASSIGN(l, s.GetLeader());
+  ExpectLeader(l, 1, "a", "host-a:7000", kT0);
+
+  // Renewing keeps the epoch and records the new heartbeat and address.
+  TGC_ASSERT_OK_AND_ASSIGN(l, s.ClaimLeadership("a", "host-a:7001", kT0 + 500,
+                                                kLeaseMs, probe.Fn()));
+  ExpectLeader(l, 1, "a", "host-a:7001", kT0 + 500);
+  // Even after its own lease ran out, if nobody took over meanwhile.
+  TGC_ASSERT_OK_AND_ASSIGN(
+      l, s.ClaimLeadership("a", "host-a:7001", kT0 + 500 + 3 * kLeaseMs,
+                           kLeaseMs, nullptr));
+  ExpectLeader(l, 1, "a", "host-a:7001", kT0 + 500 + 3 * kLeaseMs);
+  TGC_ASSERT_OK_AND_ASSIGN(l, s.GetLeader());
+  ExpectLeader(l, 1, "a", "host-a:7001", kT0 + 500 + 3 * kLeaseMs);
+  EXPECT_THAT(probe.asked, ::testing::IsEmpty());  // never about itself
+
+  EXPECT_TRUE(HasCode(s.ClaimLeadership("", "x", kT0, kLeaseMs, nullptr),
+                      StatusCode::kInvalidArgument, "owner"));
+}
+
+TYPED_TEST_P(StateStoreConformanceTest, ClaimLeadershipLeaseRules) {
+  struct Case {
+    const char* name;
+    int64_t age_ms;     // of the holder's heartbeat when "me" claims
+    bool liveness;      // whether "me" passes an owner_alive
+    bool holder_alive;  // what it says about the holder
+    bool want_taken;
+  };
+  const Case cases[] = {
+      {"alive holder, fresh heartbeat", 1'000, true, true, false},
+      {"dead holder, fresh heartbeat", 1'000, true, false, true},
+      {"alive holder, stale heartbeat", kLeaseMs + 1, true, true, true},
+      {"alive holder, heartbeat at lease end", kLeaseMs, true, true, true},
+      {"no liveness check, fresh heartbeat", kLeaseMs - 1, false, true, false},
+      {"no liveness check, stale heartbeat", kLeaseMs, false, true, true},
+  };
+  StateStore& s = this->store();
+  int64_t epoch = 0;
+  int64_t t = kT0;
+  int n = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    // A new holder takes over from whoever led before (long stale by now).
+    t += 10 * kLeaseMs;
+    const std::string holder = "holder-" + std::to_string(++n);
+    TGC_ASSERT_OK_AND_ASSIGN(
+        LeaderRecord l,
+        s.ClaimLeadership(holder, holder + ":1", t, kLeaseMs, nullptr));
+    ExpectLeader(l, epoch + 1, holder, holder + ":1", t);
+    epoch = l.epoch;
+
+    AliveProbe probe;
+    probe.alive = c.holder_alive;
+    TGC_ASSERT_OK_AND_ASSIGN(
+        l, s.ClaimLeadership("me", "me:2", t + c.age_ms, kLeaseMs,
+                             c.liveness ? probe.Fn() : nullptr));
+    for (const std::string& o : probe.asked) EXPECT_EQ(o, holder);
+    TGC_ASSERT_OK_AND_ASSIGN(LeaderRecord stored, s.GetLeader());
+    if (c.want_taken) {
+      ExpectLeader(l, epoch + 1, "me", "me:2", t + c.age_ms);
+      ExpectLeader(stored, epoch + 1, "me", "me:2", t + c.age_ms);
+      epoch = l.epoch;
+    } else {
+      // Refused: the record is the holder's, untouched.
+      ExpectLeader(l, epoch, holder, holder + ":1", t);
+      ExpectLeader(stored, epoch, holder, holder + ":1", t);
+      EXPECT_NE(l.owner, "me");
+    }
+  }
+}
+
+TYPED_TEST_P(StateStoreConformanceTest, ReleaseLetsAnotherTakeOverAtOnce) {
+  StateStore& s = this->store();
+  TGC_ASSERT_OK_AND_ASSIGN(
+      LeaderRecord l, s.ClaimLeadership("a", "a:1", kT0, kLeaseMs, nullptr));
+  ASSERT_EQ(l.epoch, 1);
+  // Only the holder's release counts.
+  TGC_ASSERT_OK(s.ReleaseLeadership("b"));
+  TGC_ASSERT_OK_AND_ASSIGN(l, s.GetLeader());
+  ExpectLeader(l, 1, "a", "a:1", kT0);
+
+  TGC_ASSERT_OK(s.ReleaseLeadership("a"));
+  TGC_ASSERT_OK_AND_ASSIGN(l, s.GetLeader());
+  ExpectLeader(l, 1, "a", "a:1", 0);  // owner and epoch stay
+  // Releasing again changes nothing.
+  TGC_ASSERT_OK(s.ReleaseLeadership("a"));
+  TGC_ASSERT_OK_AND_ASSIGN(l, s.GetLeader());
+  ExpectLeader(l, 1, "a", "a:1", 0);
+
+  // b takes over at once, lease or not, and nobody is asked about a.
+  AliveProbe probe;
+  TGC_ASSERT_OK_AND_ASSIGN(
+      l, s.ClaimLeadership("b", "b:1", kT0 + 1, kLeaseMs, probe.Fn()));
+  ExpectLeader(l, 2, "b", "b:1", kT0 + 1);
+  EXPECT_THAT(probe.asked, ::testing::IsEmpty());
+  EXPECT_TRUE(s.ReleaseLeadership("a").ok());  // a no longer holds it
+  TGC_ASSERT_OK_AND_ASSIGN(l, s.GetLeader());
+  ExpectLeader(l, 2, "b", "b:1", kT0 + 1);
+
+  // A holder that released and claims again starts a new epoch.
+  TGC_ASSERT_OK(s.ReleaseLeadership("b"));
+  TGC_ASSERT_OK_AND_ASSIGN(
+      l, s.ClaimLeadership("b", "b:1", kT0 + 2, kLeaseMs, probe.Fn()));
+  ExpectLeader(l, 3, "b", "b:1", kT0 + 2);
+}
+
+TYPED_TEST_P(StateStoreConformanceTest, ClaimJudgesAgainIfTheLeaderChanged) {
+  StateStore& s = this->store();
+  TGC_ASSERT_OK_AND_ASSIGN(std::unique_ptr<StateStore> a, this->OpenAnother());
+  TGC_ASSERT_OK(a->ClaimLeadership("a", "a:1", kT0, kLeaseMs, nullptr));
+  // While "b" asks whether a runs, a renews from its own handle (so the
+  // question must be asked with no lock held) and the answer that came
+  // back first is stale: b must look again, not take over.
+  int calls = 0;
+  auto alive = [&](const std::string& o) {
+    EXPECT_EQ(o, "a");
+    if (++calls == 1) {
+      EXPECT_TRUE(
+          a->ClaimLeadership("a", "a:2", kT0 + 200, kLeaseMs, nullptr).ok());
+      return false;
+    }
+    return true;
+  };
+  TGC_ASSERT_OK_AND_ASSIGN(
+      LeaderRecord l,
+      s.ClaimLeadership("b", "b:1", kT0 + 100, kLeaseMs, alive));
+  EXPECT_EQ(calls, 2);
+  ExpectLeader(l, 1, "a", "a:2", kT0 + 200);
+  TGC_ASSERT_OK_AND_ASSIGN(l, s.GetLeader());
+  ExpectLeader(l, 1, "a", "a:2", kT0 + 200);
+}
+
+TYPED_TEST_P(StateStoreConformanceTest, LeadershipSurvivesReopen) {
+  TGC_ASSERT_OK(
+      this->store().ClaimLeadership("a", "a:1", kT0, kLeaseMs, nullptr));
+  this->Reopen();
+  StateStore& s = this->store();
+  TGC_ASSERT_OK_AND_ASSIGN(LeaderRecord l, s.GetLeader());
+  ExpectLeader(l, 1, "a", "a:1", kT0);
+  TGC_ASSERT_OK_AND_ASSIGN(
+      l, s.ClaimLeadership("b", "b:1", kT0 + 1, kLeaseMs, nullptr));
+  ExpectLeader(l, 1, "a", "a:1", kT0);
+  TGC_ASSERT_OK_AND_ASSIGN(
+      l, s.ClaimLeadership("a", "a:1", kT0 + 2, kLeaseMs, nullptr));
+  ExpectLeader(l, 1, "a", "a:1", kT0 + 2);
+}
+
+TYPED_TEST_P(StateStoreConformanceTest, RacingClaimsElectExactlyOneLeader) {
+  // Masters on two handles (as two processes) claim at once from threads,
+  // round after round; each round starts with the last leader's lease run
+  // out, so all of them try to take over.
+  constexpr int kMasters = 4;
+  constexpr int kRounds = 25;
+  TGC_ASSERT_OK_AND_ASSIGN(std::unique_ptr<StateStore> other,
+                           this->OpenAnother());
+  StateStore* handles[2] = {&this->store(), other.get()};
+  // got[r][m]: what master m's claim of round r returned.
+  std::vector<std::vector<LeaderRecord>> got(
+      kRounds, std::vector<LeaderRecord>(kMasters));
+  std::atomic<int> errors{0};
+  std::barrier sync(kMasters);
+  std::vector<std::thread> threads;
+  for (int m = 0; m < kMasters; ++m) {
+    threads.emplace_back([&, m] {
+      StateStore* s = handles[m % 2];
+      const std::string me = "m" + std::to_string(m);
+      int64_t last_epoch = 0;
+      for (int r = 0; r < kRounds; ++r) {
+        sync.arrive_and_wait();
+        const int64_t now = kT0 + r * 2 * kLeaseMs;
+        StatusOr<LeaderRecord> l =
+            s->ClaimLeadership(me, me + ":1", now, kLeaseMs,
+                               [](const std::string&) { return true; });
+        if (!l.ok()) {
+          ++errors;
+          ADD_FAILURE() << me << " round " << r << ": " << l.status();
+          continue;
+        }
+        if (l->epoch < last_epoch) ++errors;  // epochs never go back
+        last_epoch = l->epoch;
+        got[static_cast<size_t>(r)][static_cast<size_t>(m)] = *l;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_EQ(errors.load(), 0);
+  LeaderRecord before;  // the record as the round found it
+  for (int r = 0; r < kRounds; ++r) {
+    SCOPED_TRACE("round " + std::to_string(r));
+    const std::vector<LeaderRecord>& round = got[static_cast<size_t>(r)];
+    const LeaderRecord& won = round[0];
+    int leaders = 0;
+    for (int m = 0; m < kMasters; ++m) {
+      const LeaderRecord& l = round[static_cast<size_t>(m)];
+      if (l.owner == "m" + std::to_string(m)) ++leaders;
+      // Everyone sees the one winner of this round.
+      EXPECT_EQ(l.epoch, won.epoch);
+      EXPECT_EQ(l.owner, won.owner);
+      EXPECT_EQ(l.heartbeat_ms, kT0 + r * 2 * kLeaseMs);
+    }
+    EXPECT_EQ(leaders, 1);
+    // A new leader starts a new epoch; the last one, if it won again,
+    // renewed its own (nobody led in between).
+    EXPECT_EQ(won.epoch, before.epoch + (won.owner != before.owner ? 1 : 0));
+    before = won;
+  }
+  TGC_ASSERT_OK_AND_ASSIGN(LeaderRecord last, other->GetLeader());
+  EXPECT_EQ(last.epoch, before.epoch);
+  EXPECT_EQ(last.owner, before.owner);
+}
+
+// --------------------------------------------------------------------------
 // Scale, handles, threads.
 
 TYPED_TEST_P(StateStoreConformanceTest, LargeBatchCreateAndUpdate) {
@@ -1305,7 +1566,11 @@ REGISTER_TYPED_TEST_SUITE_P(
     ListTasksFiltersAndPages, CountTasksByState, ForEachUnfinishedTaskInIdOrder,
     ForEachResultOrderAndExclusion, LogsByAttemptThenWriteOrder,
     LargeBatchCreateAndUpdate, DataSurvivesCloseAndReopen,
-    TwoHandlesShareStateAndFence, ConcurrentCallsFromThreads);
+    TwoHandlesShareStateAndFence, ConcurrentCallsFromThreads,
+    LeaderOfAFreshStoreIsNobody, ClaimLeadershipFirstThenRenew,
+    ClaimLeadershipLeaseRules, ReleaseLetsAnotherTakeOverAtOnce,
+    ClaimJudgesAgainIfTheLeaderChanged, LeadershipSurvivesReopen,
+    RacingClaimsElectExactlyOneLeader);
 
 }  // namespace conformance
 }  // namespace taskgrid

@@ -79,6 +79,21 @@ Status CheckJobExists(Conn* conn, int64_t job_id) {
   return r.rows() > 0 ? OkStatus() : JobNotFound(job_id);
 }
 
+StatusOr<LeaderRecord> ReadLeader(Conn* conn, bool lock) {
+  ASSIGN_OR_RETURN(Result r, conn->Exec(lock ? kLockLeaderSql : kGetLeaderSql));
+  if (r.rows() == 0) {
+    return DataLossError("postgresql " + conn->name() +
+                         ": table cluster_leader has no row (it is created "
+                         "with one, and taskgrid never deletes it)");
+  }
+  LeaderRecord l;
+  l.epoch = r.Int(0, 0);
+  l.owner = r.Str(0, 1);
+  l.address = r.Str(0, 2);
+  l.heartbeat_ms = r.Int(0, 3);
+  return l;
+}
+
 Status ValidateTaskIds(const std::vector<TaskRecord>& tasks, int64_t* next_id) {
   for (const TaskRecord& t : tasks) {
     if (t.id < 1) {

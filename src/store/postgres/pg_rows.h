@@ -40,6 +40,10 @@ StatusOr<JobRecord> MustReadJob(Conn* conn, int64_t job_id, bool lock);
 // OK if the job exists, NotFound otherwise.
 Status CheckJobExists(Conn* conn, int64_t job_id);
 
+// The row of cluster_leader; DataLoss if it is missing (the migration
+// inserts it, and nothing deletes it). With `lock`, as MustReadJob.
+StatusOr<LeaderRecord> ReadLeader(Conn* conn, bool lock);
+
 // InvalidArgument for a task id < 1; raises `*next_id` above every id.
 Status ValidateTaskIds(const std::vector<TaskRecord>& tasks, int64_t* next_id);
 

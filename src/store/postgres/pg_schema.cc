@@ -100,6 +100,23 @@ CREATE TABLE task_outputs (
 );
 COMMENT ON TABLE task_outputs IS 'output files of succeeded task attempts';
 )sql",
+    // Version 3: who leads the cluster (StateStore::ClaimLeadership). One
+    // row, present from the start, so that a claim can always lock it
+    // (SELECT ... FOR UPDATE) before it judges.
+    R"sql(
+CREATE TABLE cluster_leader (
+  id INTEGER PRIMARY KEY CHECK (id = 1),  -- the one row
+  epoch BIGINT NOT NULL,                  -- + 1 at every change of leader
+  owner TEXT NOT NULL,                    -- '' = nobody ever led
+  address TEXT NOT NULL,
+  heartbeat_ms BIGINT NOT NULL            -- 0 = released
+);
+INSERT INTO cluster_leader (id, epoch, owner, address, heartbeat_ms)
+  VALUES (1, 0, '', '', 0);
+COMMENT ON TABLE cluster_leader IS 'the leading master of a cluster (one '
+  'row); epoch grows at every change of leader; heartbeat_ms: last renewal '
+  'in ms since the epoch, 0 = released';
+)sql",
 };
 static_assert(std::size(kMigrations) == PostgresStateStore::kSchemaVersion);
 

@@ -164,6 +164,21 @@ inline constexpr char kGetLogsSql[] =
     "WHERE job_id = $1 AND task_id = $2 ORDER BY attempt, seq";
 
 // ---------------------------------------------------------------------------
+// Cluster leadership: the one row of cluster_leader. A claim locks it first,
+// so concurrent claims are serialized.
+
+#define TG_PG_LEADER_SELECT                                         \
+  "SELECT epoch, owner, address, heartbeat_ms FROM cluster_leader " \
+  "WHERE id = 1"
+inline constexpr char kGetLeaderSql[] = TG_PG_LEADER_SELECT;
+inline constexpr char kLockLeaderSql[] = TG_PG_LEADER_SELECT " FOR UPDATE";
+inline constexpr char kSetLeaderSql[] =
+    "UPDATE cluster_leader SET epoch = $1, owner = $2, address = $3, "
+    "heartbeat_ms = $4 WHERE id = 1";
+inline constexpr char kReleaseLeaderSql[] =
+    "UPDATE cluster_leader SET heartbeat_ms = 0 WHERE id = 1 AND owner = $1";
+
+// ---------------------------------------------------------------------------
 // RerunTasks. Ids travel as int8[] arrays; `IN (SELECT unnest(...))` is a
 // hash semi-join, not a linear search of the array per row.
 
@@ -197,6 +212,7 @@ inline constexpr char kResetJobSql[] =
 #undef TG_PG_JOB_COLS
 #undef TG_PG_TASK_COLS
 #undef TG_PG_RESET_TASK
+#undef TG_PG_LEADER_SELECT
 
 }  // namespace pg_internal
 }  // namespace taskgrid

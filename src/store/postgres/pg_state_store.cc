@@ -3,7 +3,8 @@
 //
 // The StateStore methods are in pg_state_store_reads.cc (on pooled read
 // connections), pg_state_store_writes.cc and pg_state_store_rerun.cc
-// (transactions on the writer). Below them: pg_batch.h (bulk writes),
+// (transactions on the writer), and pg_state_store_leader.cc (cluster
+// leadership). Below them: pg_batch.h (bulk writes),
 // pg_rows.h (rows), pg_schema.h (SQL and migrations), pg_conn.h
 // (connections, statements, transactions).
 //

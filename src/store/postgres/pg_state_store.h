@@ -2,11 +2,11 @@
 // PostgreSQL database reached with libpq, e.g.
 // `postgresql://taskgrid@db.example:5432/taskgrid`.
 //
-// The tables (jobs, tasks, task_logs, task_outputs, schema_version) are
-// plain SQL that operators may query; docs/architecture.md describes them.
-// The schema is versioned like SqliteStateStore's: Open migrates an older
-// database in one transaction under an advisory lock, and refuses a newer
-// one with kFailedPrecondition.
+// The tables (jobs, tasks, task_logs, task_outputs, cluster_leader,
+// schema_version) are plain SQL that operators may query; docs/architecture.md
+// describes them. The schema is versioned like SqliteStateStore's: Open
+// migrates an older database in one transaction under an advisory lock, and
+// refuses a newer one with kFailedPrecondition.
 //
 // Every write is one transaction that first locks the job's row (SELECT
 // ... FOR UPDATE), so the epoch check and the writes it fences are atomic,
@@ -58,7 +58,7 @@ class PostgresStateStore : public StateStore {
   // The schema version this binary writes (the same numbering as
   // SqliteStateStore's). A database whose version is newer is refused with
   // kFailedPrecondition; older ones are migrated in one transaction.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Connects to the database of `conninfo` (a postgresql:// URL or a
   // key=value string, as libpq takes them; unless it says otherwise,
@@ -110,6 +110,12 @@ class PostgresStateStore : public StateStore {
   StatusOr<int64_t> RerunTasks(int64_t job_id, bool failed_only,
                                const std::vector<int64_t>& task_ids,
                                const std::string& reset_stage) override;
+  StatusOr<LeaderRecord> ClaimLeadership(
+      const std::string& owner, const std::string& address, int64_t now_ms,
+      int64_t lease_ms,
+      const std::function<bool(const std::string&)>& owner_alive) override;
+  Status ReleaseLeadership(const std::string& owner) override;
+  StatusOr<LeaderRecord> GetLeader() override;
 
  private:
   class Reader;  // a read connection borrowed from the pool

@@ -15,6 +15,7 @@
 
 #include "conformance/state_store_conformance.h"
 #include "store/postgres/pg_conn.h"
+#include "testing/pg_test_db.h"
 
 namespace taskgrid {
 namespace {
@@ -26,38 +27,12 @@ using conformance::MakeJob;
 using conformance::MakeTask;
 using conformance::MakeTasks;
 using conformance::MakeUpdate;
-
-// The server the tests use: a database URL whose user may create
-// databases, e.g. from scripts/pg-test-server.sh. Without it the tests that
-// need a server are skipped.
-std::string ServerUrl() {
-  const char* url = std::getenv("TASKGRID_TEST_PG_URL");
-  return url != nullptr ? url : "";
-}
+using ::taskgrid::testing::PgConninfoWithDb;
+using ::taskgrid::testing::PgServerUrl;
+using ::taskgrid::testing::PgTestDatabase;
 
 std::string NoServerReason() {
-  return ServerUrl().empty() ? "TASKGRID_TEST_PG_URL not set" : "";
-}
-
-// `conninfo` with its database replaced by `db`, as a key=value string.
-std::string WithDbName(const std::string& conninfo, const std::string& db) {
-  auto quote = [](const std::string& v) {
-    std::string q = "'";
-    for (char c : v) {
-      if (c == '\'' || c == '\\') q += '\\';
-      q += c;
-    }
-    return q + "'";
-  };
-  std::string out;
-  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), nullptr);
-  EXPECT_NE(opts, nullptr) << "bad TASKGRID_TEST_PG_URL";
-  for (PQconninfoOption* o = opts; o != nullptr && o->keyword != nullptr; ++o) {
-    if (o->val == nullptr || std::string(o->keyword) == "dbname") continue;
-    out += std::string(o->keyword) + "=" + quote(o->val) + " ";
-  }
-  PQconninfoFree(opts);
-  return out + "dbname=" + quote(db);
+  return PgServerUrl().empty() ? "TASKGRID_TEST_PG_URL not set" : "";
 }
 
 // A plain libpq connection, as an operator's psql has.
@@ -94,33 +69,6 @@ class RawConn {
   PGconn* c_;
 };
 
-// A database of its own for one test, created from the server's URL and
-// dropped (with any connection left to it) at the end.
-class TestDatabase {
- public:
-  TestDatabase() {
-    static std::atomic<int> counter{0};
-    name_ =
-        "tg_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
-    RawConn admin(ServerUrl());
-    admin.Query("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
-    admin.Query("CREATE DATABASE " + name_);
-    conninfo_ = WithDbName(ServerUrl(), name_);
-  }
-  ~TestDatabase() {
-    RawConn admin(ServerUrl());
-    admin.Query("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
-  }
-  TestDatabase(const TestDatabase&) = delete;
-  TestDatabase& operator=(const TestDatabase&) = delete;
-
-  const std::string& conninfo() const { return conninfo_; }
-
- private:
-  std::string name_;
-  std::string conninfo_;
-};
-
 // The conformance backend: one database per test.
 class PostgresBackend {
  public:
@@ -130,7 +78,7 @@ class PostgresBackend {
   }
 
  private:
-  TestDatabase db_;
+  PgTestDatabase db_;
 };
 
 }  // namespace
@@ -248,7 +196,7 @@ class PostgresStateStoreTest : public ::testing::Test {
   }
   const std::string& conninfo() const { return db_->conninfo(); }
 
-  std::optional<TestDatabase> db_;
+  std::optional<PgTestDatabase> db_;
 };
 
 TEST_F(PostgresStateStoreTest, NewerSchemaIsFailedPrecondition) {
@@ -275,8 +223,10 @@ TEST_F(PostgresStateStoreTest, SchemaIsPlainSqlForOperators) {
   EXPECT_EQ(raw.Int("SELECT count(*) FROM schema_version"), 1);
   EXPECT_EQ(raw.Int("SELECT count(*) FROM pg_tables WHERE schemaname = "
                     "current_schema() AND tablename IN ('jobs', 'tasks', "
-                    "'task_logs', 'task_outputs', 'schema_version')"),
-            5);
+                    "'task_logs', 'task_outputs', 'cluster_leader', "
+                    "'schema_version')"),
+            6);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM cluster_leader"), 1);
   // Only primary keys on tasks and task_logs: a state change touches no
   // index.
   EXPECT_EQ(raw.Int("SELECT count(*) FROM pg_indexes WHERE tablename IN "
@@ -293,6 +243,81 @@ TEST_F(PostgresStateStoreTest, SchemaIsPlainSqlForOperators) {
                       "WHERE job_id = " +
                       std::to_string(*job) + " AND id = 2"),
             "payload-2");
+}
+
+TEST_F(PostgresStateStoreTest, MigratesAVersion2Database) {
+  int64_t job = 0;
+  {
+    auto store = OpenStore();
+    ASSERT_NE(store, nullptr);
+    auto id = store->CreateJob(MakeJob("old", "k-old"), MakeTasks(2));
+    ASSERT_TRUE(id.ok()) << id.status();
+    job = *id;
+  }
+  {
+    // What a binary of schema version 2 left behind.
+    RawConn raw(conninfo());
+    raw.Query("DROP TABLE cluster_leader");
+    raw.Query("UPDATE schema_version SET version = 2");
+  }
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  auto leader = store->GetLeader();
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  EXPECT_EQ(leader->epoch, 0);
+  EXPECT_EQ(leader->owner, "");
+  auto claimed = store->ClaimLeadership("a", "a:1", kT0, kLeaseMs, nullptr);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  EXPECT_EQ(claimed->epoch, 1);
+  auto j = store->GetJob(job);
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_EQ(j->name, "old");
+
+  RawConn raw(conninfo());
+  EXPECT_EQ(raw.Int("SELECT version FROM schema_version"),
+            PostgresStateStore::kSchemaVersion);
+  EXPECT_EQ(raw.Query("SELECT owner FROM cluster_leader"), "a");
+}
+
+TEST_F(PostgresStateStoreTest, LeadershipSurvivesLostConnections) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  auto claimed = store->ClaimLeadership("a", "a:1", kT0, kLeaseMs, nullptr);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    RawConn admin(conninfo());
+    const std::string others =
+        "FROM pg_stat_activity WHERE datname = current_database() AND "
+        "application_name = 'taskgrid'";
+    EXPECT_GE(admin.Int("SELECT count(pg_terminate_backend(pid)) " + others),
+              2);
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (admin.Int("SELECT count(*) " + others) > 0 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(admin.Int("SELECT count(*) " + others), 0);
+    // Each first call after it reconnects by itself: a read, then a
+    // renewal (a read and a transaction) or the release.
+    auto l = store->GetLeader();
+    ASSERT_TRUE(l.ok()) << l.status();
+    EXPECT_EQ(l->owner, "a");
+    const int64_t now = kT0 + 1 + round;
+    if (round < 2) {
+      l = store->ClaimLeadership("a", "a:1", now, kLeaseMs, nullptr);
+      ASSERT_TRUE(l.ok()) << l.status();
+      EXPECT_EQ(l->epoch, 1);
+      EXPECT_EQ(l->heartbeat_ms, now);
+    } else {
+      Status released = store->ReleaseLeadership("a");
+      ASSERT_TRUE(released.ok()) << released;
+      l = store->GetLeader();
+      ASSERT_TRUE(l.ok()) << l.status();
+      EXPECT_EQ(l->heartbeat_ms, 0);
+    }
+  }
 }
 
 TEST_F(PostgresStateStoreTest, OpeningConcurrentlyMigratesOnce) {

@@ -100,6 +100,22 @@ Status CheckJobExists(Db* db, int64_t job_id) {
   return row ? OkStatus() : JobNotFound(job_id);
 }
 
+StatusOr<LeaderRecord> ReadLeader(Db* db) {
+  ASSIGN_OR_RETURN(Stmt s, Get(db, kGetLeaderSql));
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) {
+    return DataLossError(
+        "sqlite: table cluster_leader has no row (it is created with one, "
+        "and taskgrid never deletes it)");
+  }
+  LeaderRecord l;
+  l.epoch = s.ColInt(0);
+  l.owner = s.ColStr(1);
+  l.address = s.ColStr(2);
+  l.heartbeat_ms = s.ColInt(3);
+  return l;
+}
+
 Status InsertTasks(Db* db, int64_t job_id, const std::vector<TaskRecord>& tasks,
                    bool new_job) {
   size_t i = 0;

@@ -39,6 +39,10 @@ StatusOr<JobRecord> MustReadJob(Db* db, int64_t job_id);
 // OK if the job exists, NotFound otherwise.
 Status CheckJobExists(Db* db, int64_t job_id);
 
+// The row of cluster_leader; DataLoss if it is missing (the migration
+// inserts it, and nothing deletes it).
+StatusOr<LeaderRecord> ReadLeader(Db* db);
+
 // Inserts tasks of `job_id` (their own job_id fields are ignored), in
 // statements of kInsertChunk rows: per-statement overhead dominates a
 // 1M-task CreateJob otherwise. A duplicate id is InvalidArgument in a new

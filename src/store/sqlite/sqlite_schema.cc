@@ -87,6 +87,19 @@ CREATE TABLE task_outputs (
   PRIMARY KEY (job_id, task_id, name)
 ) WITHOUT ROWID;
 )sql",
+    // Version 3: who leads the cluster (StateStore::ClaimLeadership). One
+    // row, present from the start, so a claim only ever updates it.
+    R"sql(
+CREATE TABLE cluster_leader (
+  id INTEGER PRIMARY KEY CHECK (id = 1),  -- the one row
+  epoch INTEGER NOT NULL,                 -- + 1 at every change of leader
+  owner TEXT NOT NULL,                    -- '' = nobody ever led
+  address TEXT NOT NULL,
+  heartbeat_ms INTEGER NOT NULL           -- 0 = released
+);
+INSERT INTO cluster_leader (id, epoch, owner, address, heartbeat_ms)
+  VALUES (1, 0, '', '', 0);
+)sql",
 };
 static_assert(std::size(kMigrations) == SqliteStateStore::kSchemaVersion);
 

@@ -155,6 +155,18 @@ inline constexpr char kGetLogsSql[] =
     "WHERE job_id = ?1 AND task_id = ?2 ORDER BY attempt, seq";
 
 // ---------------------------------------------------------------------------
+// Cluster leadership: the one row of cluster_leader.
+
+inline constexpr char kGetLeaderSql[] =
+    "SELECT epoch, owner, address, heartbeat_ms FROM cluster_leader "
+    "WHERE id = 1";
+inline constexpr char kSetLeaderSql[] =
+    "UPDATE cluster_leader SET epoch = ?1, owner = ?2, address = ?3, "
+    "heartbeat_ms = ?4 WHERE id = 1";
+inline constexpr char kReleaseLeaderSql[] =
+    "UPDATE cluster_leader SET heartbeat_ms = 0 WHERE id = 1 AND owner = ?1";
+
+// ---------------------------------------------------------------------------
 // RerunTasks, on the scratch tables of kTempTables.
 
 inline constexpr char kTaskStateSql[] =

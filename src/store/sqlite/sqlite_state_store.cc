@@ -2,9 +2,10 @@
 // pool of readers) and the background checkpointer.
 //
 // The StateStore methods are in sqlite_state_store_reads.cc (on pooled
-// read connections) and sqlite_state_store_writes.cc (write transactions on
-// the writer). Below them: sqlite_rows.h (rows), sqlite_schema.h (SQL and
-// migrations), sqlite_db.h (connections, statements, transactions).
+// read connections), sqlite_state_store_writes.cc (write transactions on
+// the writer) and sqlite_state_store_leader.cc (cluster leadership). Below
+// them: sqlite_rows.h (rows), sqlite_schema.h (SQL and migrations), sqlite_db.h
+// (connections, statements, transactions).
 //
 // Thread-safety: as sqlite_state_store.h. The reader pool is guarded by
 // pool_mu_, the checkpointer's state by ckpt_mu_; the writer is opened and

@@ -65,7 +65,7 @@ class SqliteStateStore : public StateStore {
   // The schema version this binary writes. Opening a file whose version is
   // newer fails with kFailedPrecondition; older files are migrated in one
   // transaction.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens (creating it and its parent directories if needed) the database
   // at `path` and brings its schema up to date. InvalidArgument for an empty
@@ -111,6 +111,12 @@ class SqliteStateStore : public StateStore {
   StatusOr<int64_t> RerunTasks(int64_t job_id, bool failed_only,
                                const std::vector<int64_t>& task_ids,
                                const std::string& reset_stage) override;
+  StatusOr<LeaderRecord> ClaimLeadership(
+      const std::string& owner, const std::string& address, int64_t now_ms,
+      int64_t lease_ms,
+      const std::function<bool(const std::string&)>& owner_alive) override;
+  Status ReleaseLeadership(const std::string& owner) override;
+  StatusOr<LeaderRecord> GetLeader() override;
 
  private:
   class Reader;  // a read connection borrowed from the pool

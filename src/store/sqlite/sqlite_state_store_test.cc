@@ -211,6 +211,47 @@ TEST_F(SqliteStateStoreTest, SchemaAsDesigned) {
   sqlite3_close(raw);
 }
 
+TEST_F(SqliteStateStoreTest, MigratesAVersion2File) {
+  int64_t job = 0;
+  {
+    auto store = OpenStore();
+    ASSERT_NE(store, nullptr);
+    auto id = store->CreateJob(MakeJob("old", "k-old"), MakeTasks(2));
+    ASSERT_TRUE(id.ok()) << id.status();
+    job = *id;
+  }
+  // What a binary of schema version 2 left behind.
+  sqlite3* raw = RawOpen();
+  RawExec(raw,
+          "DROP TABLE cluster_leader; UPDATE schema_version SET "
+          "version = 2");
+  sqlite3_close(raw);
+
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  auto leader = store->GetLeader();
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  EXPECT_EQ(leader->epoch, 0);
+  EXPECT_EQ(leader->owner, "");
+  auto claimed = store->ClaimLeadership("a", "a:1", kT0, kLeaseMs, nullptr);
+  ASSERT_TRUE(claimed.ok()) << claimed.status();
+  EXPECT_EQ(claimed->epoch, 1);
+  auto j = store->GetJob(job);
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_EQ(j->name, "old");
+
+  raw = RawOpen();
+  EXPECT_EQ(RawInt(raw, "SELECT version FROM schema_version"),
+            SqliteStateStore::kSchemaVersion);
+  // One row, and no second one can be added.
+  EXPECT_EQ(RawInt(raw, "SELECT count(*) FROM cluster_leader"), 1);
+  EXPECT_NE(
+      sqlite3_exec(raw, "INSERT INTO cluster_leader VALUES (2, 0, '', '', 0)",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  sqlite3_close(raw);
+}
+
 TEST_F(SqliteStateStoreTest, OpenChecksPathAndCreatesDirectories) {
   for (const char* bad : {"", ":memory:", "file:x.db?mode=memory"}) {
     EXPECT_TRUE(
