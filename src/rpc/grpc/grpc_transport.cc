@@ -2,54 +2,18 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <chrono>
-#include <fstream>
-#include <sstream>
-#include <string_view>
 #include <utility>
 
+#include "rpc/grpc/grpc_common.h"
+#include "rpc/grpc/grpc_control.h"
 #include "rpc/grpc/grpc_convert.h"
 #include "rpc/grpc/proto/taskgrid.grpc.pb.h"
 
 namespace taskgrid {
-namespace {
 
-// Reports of a whole batch (logs included) can exceed gRPC's 4 MiB default.
-constexpr int kMaxMessageBytes = 256 << 20;
-
-constexpr std::string_view kBearer = "Bearer ";
-
-Status ReadPem(const std::string& path, const char* what, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return InvalidArgumentError(std::string("TLS ") + what + " file " + path +
-                                ": cannot open");
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  if (out->empty()) {
-    return InvalidArgumentError(std::string("TLS ") + what + " file " + path +
-                                ": empty");
-  }
-  return OkStatus();
-}
-
-// Compares in time independent of where the strings differ.
-bool TokenEquals(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const size_t n = a.size() < b.size() ? a.size() : b.size();
-  for (size_t i = 0; i < n; ++i) {
-    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  }
-  return diff == 0;
-}
-
-std::chrono::system_clock::time_point DeadlineIn(int64_t ms) {
-  return std::chrono::system_clock::now() + std::chrono::milliseconds(ms);
-}
-
-}  // namespace
+using grpc_internal::AuthorizeCall;
+using grpc_internal::DeadlineIn;
+using grpc_internal::kMaxMessageBytes;
 
 // ---- server -----------------------------------------------------------------
 
@@ -115,37 +79,8 @@ class GrpcMasterServer::Service final : public pb::Master::Service {
   }
 
  private:
-  // Checked in every handler, before the master sees the call. (An
-  // AuthMetadataProcessor would only run on secure server credentials, and
-  // we must also guard plaintext listeners.)
   grpc::Status Authorize(const grpc::ServerContext& ctx) const {
-    const auto& md = ctx.client_metadata();
-    bool presented = false;
-    for (auto it = md.find("authorization");
-         it != md.end() && it->first == "authorization"; ++it) {
-      std::string_view v(it->second.data(), it->second.size());
-      if (v.substr(0, kBearer.size()) != kBearer) continue;
-      presented = true;
-      if (TokenEquals(v.substr(kBearer.size()), token_)) {
-        return grpc::Status::OK;
-      }
-    }
-    for (auto it = md.find("x-taskgrid-token");
-         it != md.end() && it->first == "x-taskgrid-token"; ++it) {
-      presented = true;
-      if (TokenEquals(std::string_view(it->second.data(), it->second.size()),
-                      token_)) {
-        return grpc::Status::OK;
-      }
-    }
-    if (!presented) {
-      return grpc::Status(
-          grpc::StatusCode::UNAUTHENTICATED,
-          "taskgrid master: missing cluster token (send metadata "
-          "'authorization: Bearer <token>' or 'x-taskgrid-token: <token>')");
-    }
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "taskgrid master: wrong cluster token");
+    return AuthorizeCall(ctx, token_);
   }
 
   MasterService* const master_;  // outlives the server
@@ -154,37 +89,28 @@ class GrpcMasterServer::Service final : public pb::Master::Service {
 
 StatusOr<std::unique_ptr<GrpcMasterServer>> GrpcMasterServer::Start(
     MasterService* master, const std::string& address, const std::string& token,
-    const GrpcTlsOptions& tls) {
+    const GrpcTlsOptions& tls, ControlService* control) {
   if (master == nullptr) return InvalidArgumentError("gRPC server: no master");
   if (token.empty()) {
     return InvalidArgumentError(
         "gRPC server on " + address +
         ": a cluster token is required (calls without it are rejected)");
   }
-  std::shared_ptr<grpc::ServerCredentials> creds;
-  if (tls.enabled()) {
-    if (tls.cert_path.empty() || tls.key_path.empty()) {
-      return InvalidArgumentError(
-          "gRPC server on " + address +
-          ": TLS needs both a certificate and a key file");
-    }
-    grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-    Status s = ReadPem(tls.key_path, "key", &pair.private_key);
-    if (!s.ok()) return s;
-    s = ReadPem(tls.cert_path, "certificate", &pair.cert_chain);
-    if (!s.ok()) return s;
-    grpc::SslServerCredentialsOptions opts;
-    opts.pem_key_cert_pairs.push_back(std::move(pair));
-    creds = grpc::SslServerCredentials(opts);
-  } else {
-    creds = grpc::InsecureServerCredentials();
-  }
+  auto creds = grpc_internal::ServerCredentialsFor(address, tls);
+  if (!creds.ok()) return creds.status();
 
   auto service = std::make_unique<Service>(master, token);
+  std::unique_ptr<grpc::Service> control_service;
+  if (control != nullptr) {
+    control_service = NewGrpcControlService(control, token);
+  }
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(address, creds, &port);
+  builder.AddListeningPort(address, *creds, &port);
   builder.RegisterService(service.get());
+  if (control_service != nullptr) {
+    builder.RegisterService(control_service.get());
+  }
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -192,14 +118,18 @@ StatusOr<std::unique_ptr<GrpcMasterServer>> GrpcMasterServer::Start(
     return FailedPreconditionError("gRPC server: cannot listen on " + address +
                                    " (bad address, or port in use)");
   }
-  return std::unique_ptr<GrpcMasterServer>(
-      new GrpcMasterServer(std::move(service), std::move(server), port));
+  return std::unique_ptr<GrpcMasterServer>(new GrpcMasterServer(
+      std::move(service), std::move(control_service), std::move(server), port));
 }
 
-GrpcMasterServer::GrpcMasterServer(std::unique_ptr<Service> service,
-                                   std::unique_ptr<grpc::Server> server,
-                                   int port)
-    : service_(std::move(service)), server_(std::move(server)), port_(port) {}
+GrpcMasterServer::GrpcMasterServer(
+    std::unique_ptr<Service> service,
+    std::unique_ptr<grpc::Service> control_service,
+    std::unique_ptr<grpc::Server> server, int port)
+    : service_(std::move(service)),
+      control_service_(std::move(control_service)),
+      server_(std::move(server)),
+      port_(port) {}
 
 GrpcMasterServer::~GrpcMasterServer() { Shutdown(); }
 
@@ -216,7 +146,7 @@ class GrpcMasterClient::Impl {
  public:
   Impl(GrpcClientOptions options, std::shared_ptr<grpc::Channel> channel)
       : options_(std::move(options)),
-        bearer_(std::string(kBearer) + options_.token),
+        bearer_(std::string(grpc_internal::kBearer) + options_.token),
         stub_(pb::Master::NewStub(channel)) {}
 
   // Runs one call with the token and a deadline of `timeout_ms`; turns
@@ -226,19 +156,8 @@ class GrpcMasterClient::Impl {
     grpc::ClientContext ctx;
     ctx.AddMetadata("authorization", bearer_);
     ctx.set_deadline(DeadlineIn(timeout_ms));
-    const grpc::Status s = fn(&ctx);
-    if (s.ok()) return OkStatus();
-    const std::string where =
-        "master at " + options_.address + ": " + method + ": ";
-    switch (s.error_code()) {
-      case grpc::StatusCode::UNAVAILABLE:
-        return UnavailableError(where + "unreachable: " + s.error_message());
-      case grpc::StatusCode::DEADLINE_EXCEEDED:
-        return UnavailableError(where + "no answer within " +
-                                std::to_string(timeout_ms) + " ms");
-      default:
-        return FromGrpcStatus(s);  // the master's own status, unchanged
-    }
+    return grpc_internal::ClientCallStatus(fn(&ctx), options_.address, method,
+                                           timeout_ms);
   }
 
   const GrpcClientOptions options_;
@@ -255,29 +174,10 @@ StatusOr<std::unique_ptr<GrpcMasterClient>> GrpcMasterClient::Create(
     return InvalidArgumentError("gRPC client for " + options.address +
                                 ": a cluster token is required");
   }
-  std::shared_ptr<grpc::ChannelCredentials> creds;
-  if (options.tls.enabled()) {
-    grpc::SslCredentialsOptions ssl;
-    if (!options.tls.ca_path.empty()) {
-      Status s = ReadPem(options.tls.ca_path, "CA", &ssl.pem_root_certs);
-      if (!s.ok()) return s;
-    }
-    if (!options.tls.cert_path.empty() || !options.tls.key_path.empty()) {
-      Status s = ReadPem(options.tls.key_path, "key", &ssl.pem_private_key);
-      if (!s.ok()) return s;
-      s = ReadPem(options.tls.cert_path, "certificate", &ssl.pem_cert_chain);
-      if (!s.ok()) return s;
-    }
-    creds = grpc::SslCredentials(ssl);
-  } else {
-    creds = grpc::InsecureChannelCredentials();
-  }
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
-  args.SetMaxSendMessageSize(kMaxMessageBytes);
-  auto channel = grpc::CreateCustomChannel(options.address, creds, args);
+  auto channel = grpc_internal::MakeClientChannel(options);
+  if (!channel.ok()) return channel.status();
   return std::unique_ptr<GrpcMasterClient>(new GrpcMasterClient(
-      std::make_unique<Impl>(std::move(options), std::move(channel))));
+      std::make_unique<Impl>(std::move(options), *std::move(channel))));
 }
 
 GrpcMasterClient::GrpcMasterClient(std::unique_ptr<Impl> impl)

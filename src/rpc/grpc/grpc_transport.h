@@ -7,6 +7,10 @@
 //   GrpcTransport     the Transport bundling both: Serve() starts a server,
 //                     Connect() makes a client.
 //
+// The same server can also serve a ControlService (service
+// taskgrid.pb.Control, rpc/grpc/grpc_control.h) on the same port, behind the
+// same token and TLS.
+//
 // Wire: service taskgrid.pb.Master (rpc/grpc/proto/taskgrid.proto), one
 // unary RPC per MasterService method, carrying the batched messages of
 // rpc/messages.h over one HTTP/2 channel per client. Fetch is a long poll:
@@ -44,9 +48,12 @@
 namespace grpc {
 class Channel;
 class Server;
+class Service;
 }  // namespace grpc
 
 namespace taskgrid {
+
+class ControlService;  // rpc/control.h
 
 // PEM file paths. All empty: plaintext.
 //   Server: cert_path + key_path (both or neither); ca_path unused.
@@ -62,15 +69,18 @@ struct GrpcTlsOptions {
 };
 
 // Thread-safety: thread-safe. Shutdown() is idempotent and is called by the
-// destructor; `master` must outlive the server.
+// destructor; `master` (and `control`) must outlive the server.
 class GrpcMasterServer {
  public:
   // Starts serving `master` on `address` ("host:port"; port 0 = any free
-  // port). InvalidArgument for an empty token or a bad TLS configuration
-  // (naming the file), FailedPrecondition if the address cannot be bound.
+  // port), and `control` too when given (service Control on the same port,
+  // behind the same token and TLS). InvalidArgument for an empty token or a
+  // bad TLS configuration (naming the file), FailedPrecondition if the
+  // address cannot be bound. `master` and `control` must outlive the server.
   static StatusOr<std::unique_ptr<GrpcMasterServer>> Start(
       MasterService* master, const std::string& address,
-      const std::string& token, const GrpcTlsOptions& tls = {});
+      const std::string& token, const GrpcTlsOptions& tls = {},
+      ControlService* control = nullptr);
   ~GrpcMasterServer();
 
   // The port actually bound.
@@ -83,9 +93,12 @@ class GrpcMasterServer {
 
  private:
   GrpcMasterServer(std::unique_ptr<Service> service,
+                   std::unique_ptr<grpc::Service> control_service,
                    std::unique_ptr<grpc::Server> server, int port);
 
+  // The services outlive server_ (declared first, destroyed last).
   const std::unique_ptr<Service> service_;
+  const std::unique_ptr<grpc::Service> control_service_;  // or null
   const std::unique_ptr<grpc::Server> server_;
   const int port_;
   std::once_flag shutdown_once_;
@@ -98,6 +111,10 @@ struct GrpcClientOptions {
   // Deadline of each call; Fetch gets wait_ms + fetch_margin_ms.
   int64_t call_timeout_ms = 30'000;
   int64_t fetch_margin_ms = 10'000;
+  // Caps the wait between reconnection attempts after the master could not
+  // be reached (calls fail at once while the channel waits). 0 = gRPC's
+  // default, which grows to 120 s.
+  int64_t max_reconnect_backoff_ms = 0;
 };
 
 // Thread-safety: thread-safe (calls from many threads share one channel).

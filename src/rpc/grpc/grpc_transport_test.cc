@@ -3,16 +3,12 @@
 // (Master over SQLite, two Workers through GrpcMasterClient).
 #include "rpc/grpc/grpc_transport.h"
 
-#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -22,6 +18,7 @@
 #include "master/master.h"
 #include "master/submit.h"
 #include "rpc/grpc/grpc_convert.h"
+#include "rpc/grpc/grpc_test_util.h"
 #include "rpc/grpc/proto/taskgrid.grpc.pb.h"
 #include "store/sqlite/sqlite_state_store.h"
 #include "worker/worker.h"
@@ -30,6 +27,8 @@ namespace taskgrid {
 namespace {
 
 using namespace std::string_literals;  // NOLINT: "a\0b"s
+using testing_grpc::FreePort;
+using testing_grpc::TempTlsFiles;
 
 // ---- conversion -------------------------------------------------------------
 
@@ -432,20 +431,6 @@ TEST(GrpcTransportTest, ConnectBeforeServeIsFailedPrecondition) {
   EXPECT_EQ(c.status().code(), StatusCode::kFailedPrecondition);
 }
 
-// A loopback port nobody listens on (bound, then released).
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 TEST(GrpcTransportTest, NobodyListeningIsUnavailableNamingTheAddress) {
   GrpcTransportOptions o;
   o.master_address = "127.0.0.1:" + std::to_string(FreePort());
@@ -464,45 +449,11 @@ TEST(GrpcTransportTest, NobodyListeningIsUnavailableNamingTheAddress) {
 
 // ---- TLS --------------------------------------------------------------------
 
-// A self-signed test-only certificate for localhost / 127.0.0.1, valid
-// 2000-2999 (so no clock skew breaks the test), and its key.
-constexpr char kTestCert[] = R"(-----BEGIN CERTIFICATE-----
-MIIBWzCCAQGgAwIBAgIUbgmVp0WO0d+2PVlpCcS2EfvYRLQwCgYIKoZIzj0EAwIw
-FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTAwMDEwMTAwMDAwMFoYDzI5OTkxMjMx
-MDAwMDAwWjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
-PQMBBwNCAASsCak48X0p/tAS9bkp1AkJs9vVW8ziTBQk2qBirL1ttnOzuMsnt6Wo
-dWpyK50p14rc/fTkOvAe6OGlihxTMHvZoy8wLTAaBgNVHREEEzARhwR/AAABggls
-b2NhbGhvc3QwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEA6nvP
-/pvi5bTotV0h9pL2ddG0JHxnQXIx2KhpXV9C0DICICZQZgDiYHBtTPqAOLgwXKJl
-w4kqMaKNLGJazGl2gUmL
------END CERTIFICATE-----
-)";
-constexpr char kTestKey[] = R"(-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgrbIRFN6ylCAH/Mos
-T691ZdhHUNcc1OwJpza5KCZscsmhRANCAASsCak48X0p/tAS9bkp1AkJs9vVW8zi
-TBQk2qBirL1ttnOzuMsnt6WodWpyK50p14rc/fTkOvAe6OGlihxTMHvZ
------END PRIVATE KEY-----
-)";
-
 class GrpcTlsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("tg-grpc-tls-" + std::to_string(getpid()));
-    std::filesystem::create_directories(dir_);
-    Write("cert.pem", kTestCert);
-    Write("key.pem", kTestKey);
-    tls_.cert_path = (dir_ / "cert.pem").string();
-    tls_.key_path = (dir_ / "key.pem").string();
-    tls_.ca_path = tls_.cert_path;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  void Write(const std::string& name, const char* text) {
-    std::ofstream(dir_ / name) << text;
-  }
-
-  std::filesystem::path dir_;
-  GrpcTlsOptions tls_;
+  TempTlsFiles files_{"tg-grpc-tls"};
+  const std::filesystem::path dir_ = files_.dir();
+  const GrpcTlsOptions tls_ = files_.options();
 };
 
 TEST_F(GrpcTlsTest, CallsGoOverTlsWithTheToken) {
