@@ -5,6 +5,9 @@
 #                                         DIR; prints its URL,
 #                                         postgresql://postgres@127.0.0.1:PORT/postgres
 #   scripts/pg-test-server.sh stop DIR    stop it (DIR stays; remove it after)
+#   scripts/pg-test-server.sh restart DIR [DOWN_SECS]
+#                                         stop it, stay down DOWN_SECS
+#                                         (default 0), start it on its port
 #
 # The cluster listens on 127.0.0.1 only, on the first free port from 55432,
 # with trust authentication and fsync off: fast, and for tests only. Run as
@@ -19,10 +22,10 @@ FIRST_PORT=55432
 TRIES=50
 
 usage() {
-  echo "usage: $0 start|stop DIR" >&2
+  echo "usage: $0 start|stop DIR | restart DIR [DOWN_SECS]" >&2
   exit 2
 }
-(($# == 2)) || usage
+[[ $# -eq 2 || ($# -eq 3 && $1 == restart) ]] || usage
 cmd=$1
 dir=$2
 [[ -x "$PGBIN/pg_ctl" ]] || {
@@ -114,8 +117,19 @@ stop() {
   fi
 }
 
+# The same cluster on the same port, after `down` seconds without it.
+restart() {
+  local down=${1:-0}
+  stop
+  sleep "$down"
+  as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-p $(cat "$dir/port")" start >/dev/null
+  url
+}
+
 case "$cmd" in
   start) start ;;
   stop) stop ;;
+  restart) restart "${3:-0}" ;;
   *) usage ;;
 esac

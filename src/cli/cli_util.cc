@@ -2,12 +2,89 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstring>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 
+#include "master/store_control.h"
+#include "rpc/grpc/grpc_failover.h"
+#include "store/postgres/pg_state_store.h"
 #include "store/sqlite/sqlite_state_store.h"
 
 namespace taskgrid {
+namespace {
+
+// A StoreControl that owns its store.
+class LocalControl : public StoreControl {
+ public:
+  explicit LocalControl(std::unique_ptr<StateStore> store)
+      : StoreControl(store.get(), StoreControlOptions{}),
+        store_(std::move(store)) {}
+
+ private:
+  std::unique_ptr<StateStore> store_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<StateStore>> OpenStoreUrl(const std::string& url) {
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
+    return OpenPostgresStateStore(url);
+  }
+  if (url.empty()) return InvalidArgumentError("no state store given");
+  return OpenSqliteStateStore(url);
+}
+
+StatusOr<std::string> ReadTokenFile(const std::string& path) {
+  if (path.empty()) {
+    return InvalidArgumentError(
+        "no cluster token: give --token-file FILE (or set "
+        "TASKGRID_TOKEN_FILE)");
+  }
+  std::ifstream in(path);
+  if (!in) {
+    return InvalidArgumentError("cannot read token file " + path + ": " +
+                                std::strerror(errno));
+  }
+  std::string line;
+  std::getline(in, line);
+  const auto first = line.find_first_not_of(" \t\r");
+  const auto last = line.find_last_not_of(" \t\r");
+  if (first == std::string::npos) {
+    return InvalidArgumentError("token file " + path +
+                                " is empty (its first line is the token)");
+  }
+  return line.substr(first, last - first + 1);
+}
+
+std::unique_ptr<ControlService> OpenControlOrPrint(const CommonOptions& o) {
+  if (!o.remote.enabled()) {
+    auto store = OpenStoreOrPrint(o.state_path);
+    if (!store) return nullptr;
+    return std::make_unique<LocalControl>(std::move(store));
+  }
+  auto token = ReadTokenFile(o.remote.token_file);
+  auto addresses = ParseMasterList(o.remote.masters);
+  if (!token.ok() || !addresses.ok()) {
+    PrintError(!token.ok() ? token.status() : addresses.status());
+    return nullptr;
+  }
+  ClusterClientOptions co;
+  co.addresses = *std::move(addresses);
+  co.token = *std::move(token);
+  co.tls.ca_path = o.remote.tls_ca;
+  co.tls.cert_path = o.remote.tls_cert;
+  co.tls.key_path = o.remote.tls_key;
+  co.failover_timeout_ms = 10'000;
+  auto control = ConnectControlService(co);
+  if (!control.ok()) {
+    PrintError(control.status());
+    return nullptr;
+  }
+  return *std::move(control);
+}
 
 std::unique_ptr<StateStore> OpenStoreOrPrint(const std::string& path) {
   auto store = OpenSqliteStateStore(path);
@@ -39,6 +116,42 @@ std::string FormatDuration(int64_t ms) {
 void PrintError(const Status& s) {
   std::cerr << "taskgrid: " << s.message() << " [" << StatusCodeName(s.code())
             << "]\n";
+}
+
+int64_t DoneCount(const TaskCounts& counts) {
+  return counts[static_cast<size_t>(TaskState::kSucceeded)] +
+         counts[static_cast<size_t>(TaskState::kDead)] +
+         counts[static_cast<size_t>(TaskState::kCancelled)];
+}
+
+std::string ProgressLine(int64_t job_id, const TaskCounts& counts,
+                         int64_t total, double secs, int64_t done_at_start) {
+  const auto c = [&](TaskState s) { return counts[static_cast<size_t>(s)]; };
+  const int64_t done = DoneCount(counts);
+  const double rate = secs > 0 ? (done - done_at_start) / secs : 0;
+  std::string eta = "-";
+  if (rate > 0 && total > done) {
+    eta = FormatDuration(static_cast<int64_t>((total - done) / rate * 1000));
+  }
+  return fmt::format(
+      "job {}: {}/{} done, {} running, {} failed, {} dead | {:.0f} tasks/s | "
+      "ETA {}",
+      job_id, done, total, c(TaskState::kRunning) + c(TaskState::kDispatched),
+      c(TaskState::kFailed), c(TaskState::kDead), rate, eta);
+}
+
+int ExitCodeFor(JobState s) {
+  switch (s) {
+    case JobState::kSucceeded:
+      return kExitOk;
+    case JobState::kFailed:
+    case JobState::kCancelled:
+      return kExitJobFailed;
+    case JobState::kPending:
+    case JobState::kRunning:
+      return kExitInterrupted;
+  }
+  return kExitJobFailed;
 }
 
 }  // namespace taskgrid

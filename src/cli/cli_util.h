@@ -6,16 +6,34 @@
 #include <memory>
 #include <string>
 
+#include "cli/commands.h"
+#include "rpc/control.h"
 #include "store/state_store.h"
+#include "taskgrid/status.h"
 
 namespace taskgrid {
 
 // Opens the SQLite state file; prints the error and returns nullptr.
 std::unique_ptr<StateStore> OpenStoreOrPrint(const std::string& path);
+// Opens a store by URL: postgresql://... or postgres://... is PostgreSQL
+// (libpq connection string); anything else is a SQLite file path.
+StatusOr<std::unique_ptr<StateStore>> OpenStoreUrl(const std::string& url);
+// The ControlService of the cluster (o.remote enabled) or of the local
+// state file; prints the error and returns nullptr.
+std::unique_ptr<ControlService> OpenControlOrPrint(const CommonOptions& o);
+// The cluster token from `path` (first line, surrounding blanks removed).
+StatusOr<std::string> ReadTokenFile(const std::string& path);
 // "2026-11-21T10:40:00.123Z"; "" for 0.
 std::string FormatTime(int64_t ms);
 // "1.25 s", "3m05s", "850 ms".
 std::string FormatDuration(int64_t ms);
+// Completed tasks count of `counts` (succeeded + dead + cancelled).
+int64_t DoneCount(const TaskCounts& counts);
+// "job 7: 120/400 done, 2 running, 0 failed, 0 dead | 55 tasks/s | ETA 5 s"
+std::string ProgressLine(int64_t job_id, const TaskCounts& counts,
+                         int64_t total, double secs, int64_t done_at_start);
+// The exit code for a job that ended (or stopped) in state `s`.
+int ExitCodeFor(JobState s);
 // Prints `s` as "taskgrid: <message>" to stderr.
 void PrintError(const Status& s);
 

@@ -17,9 +17,20 @@ inline constexpr int kExitJobFailed = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitInterrupted = 130;
 
+// How to reach a cluster (`--master`, `--token-file`, `--tls-*`).
+struct RemoteOptions {
+  std::string masters;     // "host:port[,host:port...]"; "" = local state
+  std::string token_file;  // the cluster token, one line
+  std::string tls_ca;      // PEM files; all empty = plaintext
+  std::string tls_cert;
+  std::string tls_key;
+  bool enabled() const { return !masters.empty(); }
+};
+
 struct CommonOptions {
   std::string state_path = ".taskgrid/state.db";
   bool json = false;
+  RemoteOptions remote;  // when enabled, commands go to the cluster
 };
 
 struct RunOptions {
@@ -58,6 +69,37 @@ int CmdTasks(const CommonOptions& o, int64_t job_id,
              int64_t limit);
 int CmdLogs(const CommonOptions& o, int64_t job_id, int64_t task_id);
 int CmdCancel(const CommonOptions& o, int64_t job_id);
+
+// Cluster mode (cluster_commands.cc).
+struct MasterCmdOptions {
+  std::string store;  // postgresql://... or a SQLite file path
+  std::string listen = "0.0.0.0:7700";
+  std::string advertise;  // address shown to clients; "" = listen address
+  std::string token_file;
+  std::string tls_cert, tls_key;
+  int64_t worker_timeout_ms = 10'000;
+  int64_t leader_lease_ms = 4'000;
+};
+int CmdMaster(const MasterCmdOptions& o);
+
+struct WorkerCmdOptions {
+  RemoteOptions remote;
+  int slots = 0;   // 0 = number of cores
+  std::string id;  // "" = HOST-PID
+  std::string data_dir;
+};
+int CmdWorker(const WorkerCmdOptions& o);
+
+struct SubmitCmdOptions {
+  CommonOptions common;
+  bool wait = false;
+  bool force = false;
+  bool progress = true;
+};
+int CmdSubmit(const SubmitCmdOptions& o, const std::string& spec_path);
+// `rerun` against a cluster: the leader runs the job again.
+int CmdRerunRemote(const CommonOptions& o, int64_t job_id, bool failed,
+                   const std::vector<int64_t>& task_ids);
 
 }  // namespace taskgrid
 

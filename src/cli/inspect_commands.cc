@@ -7,7 +7,6 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
-#include "core/clock.h"
 #include "taskgrid/processor.h"
 
 namespace taskgrid {
@@ -64,9 +63,9 @@ std::string Printable(std::string_view s, size_t max) {
 }  // namespace
 
 int CmdJobs(const CommonOptions& o, int64_t limit) {
-  auto store = OpenStoreOrPrint(o.state_path);
-  if (!store) return kExitUsage;
-  auto jobs = store->ListJobs(limit);
+  auto control = OpenControlOrPrint(o);
+  if (!control) return kExitUsage;
+  auto jobs = control->ListJobs(limit);
   if (!jobs.ok()) {
     PrintError(jobs.status());
     return kExitJobFailed;
@@ -76,18 +75,15 @@ int CmdJobs(const CommonOptions& o, int64_t limit) {
     std::cout << fmt::format("{:>6}  {:<10}  {:<24}  {:<24}  {}\n", "ID",
                              "STATE", "NAME", "CREATED", "TASKS");
   }
-  for (const JobRecord& job : *jobs) {
-    auto counts = store->CountTasks(job.id);
-    if (!counts.ok()) {
-      PrintError(counts.status());
-      return kExitJobFailed;
-    }
+  for (const JobStatus& st : *jobs) {
+    const JobRecord& job = st.job;
     if (o.json) {
-      arr.push_back(JobJson(job, *counts));
+      arr.push_back(JobJson(job, st.counts));
     } else {
       std::cout << fmt::format("{:>6}  {:<10}  {:<24}  {:<24}  {}\n", job.id,
                                JobStateName(job.state), Printable(job.name, 24),
-                               FormatTime(job.created_ms), CountsText(*counts));
+                               FormatTime(job.created_ms),
+                               CountsText(st.counts));
     }
   }
   if (o.json) std::cout << arr.dump(2) << "\n";
@@ -95,18 +91,16 @@ int CmdJobs(const CommonOptions& o, int64_t limit) {
 }
 
 int CmdStatus(const CommonOptions& o, int64_t job_id) {
-  auto store = OpenStoreOrPrint(o.state_path);
-  if (!store) return kExitUsage;
-  auto job = store->GetJob(job_id);
-  if (!job.ok()) {
-    PrintError(job.status());
-    return kExitUsage;
+  auto control = OpenControlOrPrint(o);
+  if (!control) return kExitUsage;
+  auto st = control->GetJob(job_id);
+  if (!st.ok()) {
+    PrintError(st.status());
+    return st.status().code() == StatusCode::kNotFound ? kExitUsage
+                                                       : kExitJobFailed;
   }
-  auto counts = store->CountTasks(job_id);
-  if (!counts.ok()) {
-    PrintError(counts.status());
-    return kExitJobFailed;
-  }
+  const JobRecord* job = &st->job;
+  const TaskCounts* counts = &st->counts;
   if (o.json) {
     json j = JobJson(*job, *counts);
     j["result"] = job->result;
@@ -149,17 +143,13 @@ int CmdTasks(const CommonOptions& o, int64_t job_id,
   f.stage = stage;
   f.after_id = after;
   f.limit = limit;
-  auto store = OpenStoreOrPrint(o.state_path);
-  if (!store) return kExitUsage;
-  auto job = store->GetJob(job_id);
-  if (!job.ok()) {
-    PrintError(job.status());
-    return kExitUsage;
-  }
-  auto tasks = store->ListTasks(job_id, f);
+  auto control = OpenControlOrPrint(o);
+  if (!control) return kExitUsage;
+  auto tasks = control->ListTasks(job_id, f);
   if (!tasks.ok()) {
     PrintError(tasks.status());
-    return kExitJobFailed;
+    return tasks.status().code() == StatusCode::kNotFound ? kExitUsage
+                                                          : kExitJobFailed;
   }
   if (o.json) {
     json arr = json::array();
@@ -202,14 +192,15 @@ int CmdTasks(const CommonOptions& o, int64_t job_id,
 }
 
 int CmdLogs(const CommonOptions& o, int64_t job_id, int64_t task_id) {
-  auto store = OpenStoreOrPrint(o.state_path);
-  if (!store) return kExitUsage;
-  auto task = store->GetTask(job_id, task_id);
+  auto control = OpenControlOrPrint(o);
+  if (!control) return kExitUsage;
+  auto task = control->GetTask(job_id, task_id);
   if (!task.ok()) {
     PrintError(task.status());
-    return kExitUsage;
+    return task.status().code() == StatusCode::kNotFound ? kExitUsage
+                                                         : kExitJobFailed;
   }
-  auto logs = store->GetLogs(job_id, task_id);
+  auto logs = control->GetLogs(job_id, task_id);
   if (!logs.ok()) {
     PrintError(logs.status());
     return kExitJobFailed;
@@ -245,9 +236,9 @@ int CmdLogs(const CommonOptions& o, int64_t job_id, int64_t task_id) {
 }
 
 int CmdCancel(const CommonOptions& o, int64_t job_id) {
-  auto store = OpenStoreOrPrint(o.state_path);
-  if (!store) return kExitUsage;
-  Status s = store->CancelJob(job_id, Clock::Real()->NowMs());
+  auto control = OpenControlOrPrint(o);
+  if (!control) return kExitUsage;
+  Status s = control->CancelJob(job_id);
   if (!s.ok()) {
     PrintError(s);
     return s.code() == StatusCode::kNotFound ? kExitUsage : kExitJobFailed;

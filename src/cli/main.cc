@@ -1,3 +1,6 @@
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
@@ -8,6 +11,8 @@
 namespace taskgrid {
 
 int Main(int argc, char** argv) {
+  // Log lines go to stderr: stdout is for results (tables, JSON).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("taskgrid"));
   CLI::App app{
       "taskgrid: durable batch computation.\n"
       "Exit codes: 0 all tasks succeeded, 1 job failed (dead tasks) or "
@@ -26,6 +31,29 @@ int Main(int argc, char** argv) {
   };
   auto add_json = [&](CLI::App* c) {
     c->add_flag("--json", common.json, "print JSON");
+  };
+  // Cluster access: --master/--token-file (or TASKGRID_MASTER,
+  // TASKGRID_TOKEN_FILE) and TLS.
+  if (const char* env = std::getenv("TASKGRID_MASTER")) {
+    common.remote.masters = env;
+  }
+  if (const char* env = std::getenv("TASKGRID_TOKEN_FILE")) {
+    common.remote.token_file = env;
+  }
+  auto add_remote = [](CLI::App* c, RemoteOptions& r) {
+    c->add_option("--master", r.masters,
+                  "the cluster's masters, HOST:PORT[,HOST:PORT...] (or "
+                  "$TASKGRID_MASTER); without it, the local --state file");
+    c->add_option("--token-file", r.token_file,
+                  "file holding the cluster token (or $TASKGRID_TOKEN_FILE)");
+    c->add_option("--tls-ca", r.tls_ca,
+                  "PEM CA to verify the master (enables TLS)");
+    c->add_option("--tls-cert", r.tls_cert, "PEM client certificate");
+    c->add_option("--tls-key", r.tls_key, "PEM client key");
+  };
+  auto add_inspect = [&](CLI::App* c) {
+    add_state(c);
+    add_remote(c, common.remote);
   };
   RunOptions run;
   auto add_run = [&](CLI::App* c) {
@@ -74,6 +102,7 @@ int Main(int argc, char** argv) {
   auto* o_task = c_rerun->add_option("--task", task_ids, "task ids");
   o_failed->excludes(o_task);
   add_run(c_rerun);
+  add_remote(c_rerun, common.remote);
 
   DemoOptions demo;
   auto* c_demo = app.add_subcommand(
@@ -92,12 +121,12 @@ int Main(int argc, char** argv) {
   int64_t limit = 0;
   auto* c_jobs = app.add_subcommand("jobs", "list jobs");
   c_jobs->add_option("--limit", limit, "at most this many (newest first)");
-  add_state(c_jobs);
+  add_inspect(c_jobs);
   add_json(c_jobs);
 
   auto* c_status = app.add_subcommand("status", "show one job");
   c_status->add_option("job", job_id, "job id")->required();
-  add_state(c_status);
+  add_inspect(c_status);
   add_json(c_status);
 
   std::optional<std::string> state_filter, stage_filter;
@@ -111,19 +140,78 @@ int Main(int argc, char** argv) {
   c_tasks->add_option("--stage", stage_filter, "only tasks of this stage");
   c_tasks->add_option("--after", after, "only tasks with id > this (paging)");
   c_tasks->add_option("--limit", task_limit, "at most this many (0 = all)");
-  add_state(c_tasks);
+  add_inspect(c_tasks);
   add_json(c_tasks);
 
   int64_t task_id = 0;
   auto* c_logs = app.add_subcommand("logs", "print a task's log");
   c_logs->add_option("job", job_id, "job id")->required();
   c_logs->add_option("task", task_id, "task id")->required();
-  add_state(c_logs);
+  add_inspect(c_logs);
   add_json(c_logs);
 
   auto* c_cancel = app.add_subcommand("cancel", "cancel a job");
   c_cancel->add_option("job", job_id, "job id")->required();
-  add_state(c_cancel);
+  add_inspect(c_cancel);
+
+  MasterCmdOptions master;
+  if (const char* env = std::getenv("TASKGRID_STORE")) master.store = env;
+  master.token_file = common.remote.token_file;
+  auto* c_master = app.add_subcommand(
+      "master",
+      "serve a cluster: workers and clients connect here; run two on one "
+      "store for a standby");
+  c_master
+      ->add_option("--store", master.store,
+                   "state store: postgresql://USER@HOST/DB or a SQLite "
+                   "file (or $TASKGRID_STORE)")
+      ->required(std::getenv("TASKGRID_STORE") == nullptr);
+  c_master->add_option("--listen", master.listen,
+                       "address to serve on (default 0.0.0.0:7700)");
+  c_master->add_option("--advertise", master.advertise,
+                       "address clients should use (default HOST:PORT)");
+  c_master->add_option("--token-file", master.token_file,
+                       "file holding the cluster token (or "
+                       "$TASKGRID_TOKEN_FILE)");
+  c_master->add_option("--tls-cert", master.tls_cert, "PEM certificate");
+  c_master->add_option("--tls-key", master.tls_key, "PEM private key");
+  c_master
+      ->add_option("--worker-timeout", master.worker_timeout_ms,
+                   "ms of silence after which a worker is dead (default "
+                   "10000)")
+      ->check(CLI::Range(int64_t{100}, int64_t{3'600'000}));
+  c_master
+      ->add_option("--leader-lease", master.leader_lease_ms,
+                   "ms a silent leader keeps leadership (default 4000)")
+      ->check(CLI::Range(int64_t{200}, int64_t{600'000}));
+  std::string http;
+  c_master->add_option("--http", http,
+                       "dashboard and JSON API address (not built yet)");
+
+  WorkerCmdOptions worker;
+  worker.remote = common.remote;
+  auto* c_worker =
+      app.add_subcommand("worker", "run tasks for a cluster's master");
+  add_remote(c_worker, worker.remote);
+  c_worker
+      ->add_option("--slots", worker.slots,
+                   "tasks run at once (default: number of cores)")
+      ->check(CLI::Range(1, 4096));
+  c_worker->add_option("--id", worker.id, "worker id (default HOST-PID)");
+  c_worker->add_option("--data-dir", worker.data_dir,
+                       "directory for the worker's local data");
+
+  SubmitCmdOptions submit;
+  std::string submit_spec;
+  auto* c_submit = app.add_subcommand("submit", "submit a job to a cluster");
+  c_submit->add_option("spec", submit_spec, "job spec (YAML)")->required();
+  c_submit->add_flag("--wait", submit.wait,
+                     "follow the job until it ends; exit codes as `run`");
+  c_submit->add_flag("--force", submit.force,
+                     "submit even if a job with the spec's key exists");
+  c_submit->add_flag("!--no-progress", submit.progress, "never show progress");
+  add_remote(c_submit, common.remote);
+  add_json(c_submit);
 
   try {
     app.parse(argc, argv);
@@ -149,8 +237,25 @@ int Main(int argc, char** argv) {
     }
     return CmdRun(run, run_args[0]);
   }
+  if (c_master->parsed()) {
+    if (!http.empty()) {
+      std::cerr << "taskgrid master: --http is not available yet\n";
+      return kExitUsage;
+    }
+    return CmdMaster(master);
+  }
+  if (c_worker->parsed()) return CmdWorker(worker);
+  if (c_submit->parsed()) {
+    submit.common = common;
+    return CmdSubmit(submit, submit_spec);
+  }
   if (c_resume->parsed()) return CmdResume(run, job_id);
-  if (c_rerun->parsed()) return CmdRerun(run, job_id, failed, task_ids);
+  if (c_rerun->parsed()) {
+    if (common.remote.enabled()) {
+      return CmdRerunRemote(common, job_id, failed, task_ids);
+    }
+    return CmdRerun(run, job_id, failed, task_ids);
+  }
   if (c_demo->parsed()) return CmdDemo(run, demo);
   if (c_jobs->parsed()) return CmdJobs(common, limit);
   if (c_status->parsed()) return CmdStatus(common, job_id);

@@ -34,37 +34,6 @@ int DefaultWorkers() {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
-std::string ProgressLine(int64_t job_id, const Progress& p, double secs,
-                         int64_t done_at_start) {
-  const auto c = [&](TaskState s) { return p.counts[static_cast<size_t>(s)]; };
-  const int64_t done =
-      c(TaskState::kSucceeded) + c(TaskState::kDead) + c(TaskState::kCancelled);
-  const double rate = secs > 0 ? (done - done_at_start) / secs : 0;
-  std::string eta = "-";
-  if (rate > 0 && p.total > done) {
-    eta = FormatDuration(static_cast<int64_t>((p.total - done) / rate * 1000));
-  }
-  return fmt::format(
-      "job {}: {}/{} done, {} running, {} failed, {} dead | {:.0f} tasks/s | "
-      "ETA {}",
-      job_id, done, p.total, c(TaskState::kRunning) + c(TaskState::kDispatched),
-      c(TaskState::kFailed), c(TaskState::kDead), rate, eta);
-}
-
-int ExitCodeFor(JobState s) {
-  switch (s) {
-    case JobState::kSucceeded:
-      return kExitOk;
-    case JobState::kFailed:
-    case JobState::kCancelled:
-      return kExitJobFailed;
-    case JobState::kPending:
-    case JobState::kRunning:
-      return kExitInterrupted;
-  }
-  return kExitJobFailed;
-}
-
 // Drives job `job_id` to completion in this process and prints a summary.
 int DriveJob(StateStore* store, int64_t job_id, const RunOptions& o) {
   const int workers = o.workers > 0 ? o.workers : DefaultWorkers();
@@ -96,15 +65,12 @@ int DriveJob(StateStore* store, int64_t job_id, const RunOptions& o) {
       }
       if (!tty || ++tick % 5 != 0) continue;
       const Progress p = runner.progress();
-      if (done_at_start < 0) {
-        done_at_start = p.counts[static_cast<size_t>(TaskState::kSucceeded)] +
-                        p.counts[static_cast<size_t>(TaskState::kDead)] +
-                        p.counts[static_cast<size_t>(TaskState::kCancelled)];
-      }
+      if (done_at_start < 0) done_at_start = DoneCount(p.counts);
       const double secs = std::chrono::duration<double>(
                               std::chrono::steady_clock::now() - start)
                               .count();
-      std::cerr << "\r\033[K" << ProgressLine(job_id, p, secs, done_at_start)
+      std::cerr << "\r\033[K"
+                << ProgressLine(job_id, p.counts, p.total, secs, done_at_start)
                 << std::flush;
     }
     if (tty) std::cerr << "\r\033[K" << std::flush;

@@ -151,9 +151,13 @@ Status Master::Start(int64_t job_id,
                                    spec.status().message());
   }
   spec_ = *std::move(spec);
-  ASSIGN_OR_RETURN(epoch_,
-                   store_->AcquireJob(job_id, options_.owner, clock_->NowMs(),
-                                      options_.lease_ms, OwnerIsAlive));
+  const auto gone = [](const std::string&) { return false; };
+  ASSIGN_OR_RETURN(
+      epoch_, store_->AcquireJob(
+                  job_id, options_.owner, clock_->NowMs(), options_.lease_ms,
+                  options_.take_over
+                      ? std::function<bool(const std::string&)>(gone)
+                      : std::function<bool(const std::string&)>(OwnerIsAlive)));
   job_id_ = job_id;
   definition_.job_id = job_id;
   definition_.name = spec_.name;
@@ -177,8 +181,13 @@ Status Master::Start(int64_t job_id,
   std::lock_guard<std::mutex> lock(mu_);
   tracker_ = std::move(tracker);
   phase_ = Phase::kRunning;
-  work_cv_.notify_all();
+  WakeWorkersLocked();
   return OkStatus();
+}
+
+void Master::WakeWorkersLocked() {
+  work_cv_.notify_all();
+  if (options_.on_work) options_.on_work();
 }
 
 void Master::OnWriterError(const Status& s) {
@@ -192,7 +201,23 @@ void Master::Interrupt() {
   interrupted_ = true;
   if (phase_ == Phase::kRunning) phase_ = Phase::kStopping;
   state_cv_.notify_all();
-  work_cv_.notify_all();
+  WakeWorkersLocked();
+}
+
+void Master::WorkerLost(const std::string& worker_id, const std::string& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (phase_ != Phase::kRunning) return;
+  bool any = false;
+  for (const TaskRef& ref : tracker_->InFlightOf(worker_id)) {
+    TaskReport r;
+    r.ref = ref;
+    r.ok = false;
+    r.error = why;
+    any |= tracker_->OnReport(std::move(r), kMasterWorkerId);
+  }
+  if (!any) return;
+  WakeWorkersLocked();
+  if (tracker_->AllTerminal()) state_cv_.notify_all();
 }
 
 Progress Master::progress() const {
@@ -204,6 +229,11 @@ Progress Master::progress() const {
   }
   p.finished = phase_ == Phase::kDone;
   return p;
+}
+
+size_t Master::InFlightCount(const std::string& worker_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return tracker_ ? tracker_->InFlightOf(worker_id).size() : 0;
 }
 
 JobOutcome Master::OutcomeLocked(JobState state, std::string error) const {
@@ -329,7 +359,7 @@ StatusOr<JobOutcome> Master::Wait() {
   });
   auto finish = [&](JobOutcome o) -> StatusOr<JobOutcome> {
     phase_ = Phase::kDone;
-    work_cv_.notify_all();
+    WakeWorkersLocked();
     return o;
   };
   if (!writer_error_.ok()) {
@@ -346,7 +376,7 @@ StatusOr<JobOutcome> Master::Wait() {
   }
   if (interrupted_) {
     phase_ = Phase::kStopping;
-    work_cv_.notify_all();
+    WakeWorkersLocked();
     lock.unlock();
     Status s = writer_->Flush();
     lock.lock();
@@ -459,7 +489,7 @@ StatusOr<ReportResponse> Master::Report(const std::string& worker_id,
     wake_workers |= ok && may_spawn;
     resp.accepted.push_back(ok);
   }
-  if (wake_workers) work_cv_.notify_all();
+  if (wake_workers) WakeWorkersLocked();
   if (tracker_ && tracker_->AllTerminal()) state_cv_.notify_all();
   return resp;
 }

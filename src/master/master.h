@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -37,6 +38,15 @@ struct MasterOptions {
   int64_t lease_ms = 10'000;
   StoreWriterOptions writer;
   Clock* clock = nullptr;  // nullptr = Clock::Real()
+  // Take the job even if another live owner's lease is fresh: set by the
+  // leader of a cluster, whose leadership proves the old owner is gone
+  // (its writes are fenced by the job's new epoch).
+  bool take_over = false;
+  // Called whenever tasks may have become ready (in addition to waking this
+  // master's own Fetch waiters), so a multi-job front end can wake its
+  // waiting fetches. Called with the master's lock held: must not call
+  // back into the master.
+  std::function<void()> on_work;
 };
 
 struct JobOutcome {
@@ -72,7 +82,12 @@ class Master : public MasterService {
   // Stops handing out tasks and cancels running attempts; the job stays
   // resumable (in-flight tasks rerun as attempt+1 on resume).
   void Interrupt();
+  // The worker died (or was declared dead): each of its attempts in flight
+  // fails with `why` and is retried (attempt+1) or, out of attempts, dead.
+  void WorkerLost(const std::string& worker_id, const std::string& why);
   Progress progress() const;
+  // Attempts of `worker_id` in flight now (a scan: for status pages).
+  size_t InFlightCount(const std::string& worker_id) const;
 
   // MasterService.
   Status RegisterWorker(const WorkerInfo& info) override;
@@ -88,6 +103,7 @@ class Master : public MasterService {
   enum class Phase { kIdle, kRunning, kStopping, kDone };
 
   void OnWriterError(const Status& s);
+  void WakeWorkersLocked();
   // Runs Reduce (mapreduce, everything succeeded) with retries; returns
   // false if it ended dead.
   bool RunReduce(std::unique_lock<std::mutex>& lock, std::string* result);

@@ -1,5 +1,7 @@
 #include "worker/worker.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -162,6 +164,9 @@ Status Worker::Start() {
   WorkerInfo info;
   info.id = options_.id;
   info.slots = options_.slots;
+  info.pid = getpid();
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) == 0) info.host = host;
   Status s = master_->RegisterWorker(info);
   if (!s.ok()) return s;
   live_slots_ = options_.slots;
@@ -227,6 +232,11 @@ void Worker::SlotLoop(int) {
     for (const TaskAssignment& a : fetched->tasks) {
       const int64_t job_id = a.ref.job_id;
       auto dit = defs.find(job_id);
+      if (dit == defs.end() && defs.size() >= 64) {
+        // A long-lived worker sees many jobs: forget the old ones.
+        defs.clear();
+        procs.clear();
+      }
       if (dit == defs.end()) {
         auto def = master_->GetJobDefinition(job_id);
         if (!def.ok()) {

@@ -1,0 +1,84 @@
+#include "master/store_control.h"
+
+#include "core/status_macros.h"
+#include "master/job_tracker.h"
+#include "master/submit.h"
+#include "store/store_errors.h"
+
+namespace taskgrid {
+
+StoreControl::StoreControl(StateStore* store, StoreControlOptions options)
+    : store_(store),
+      options_(std::move(options)),
+      clock_(options_.clock ? options_.clock : Clock::Real()) {}
+
+StatusOr<SubmitJobResponse> StoreControl::SubmitJob(
+    const SubmitJobRequest& req) {
+  ASSIGN_OR_RETURN(JobSpec spec, ParseJobSpec(req.spec_yaml, "submitted spec"));
+  const std::vector<std::string> workers =
+      options_.workers ? options_.workers() : std::vector<std::string>{};
+  if (spec.model == Model::kBroadcast && workers.empty()) {
+    return FailedPreconditionError(
+        "a broadcast job needs workers: none is connected");
+  }
+  ASSIGN_OR_RETURN(SubmitResult r, taskgrid::SubmitJob(store_, spec, workers,
+                                                       req.force, clock_));
+  return SubmitJobResponse{r.job_id, r.existed};
+}
+
+StatusOr<std::vector<JobStatus>> StoreControl::ListJobs(int64_t limit) {
+  ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, store_->ListJobs(limit));
+  std::vector<JobStatus> out;
+  out.reserve(jobs.size());
+  for (JobRecord& job : jobs) {
+    ASSIGN_OR_RETURN(TaskCounts counts, store_->CountTasks(job.id));
+    out.push_back(JobStatus{std::move(job), counts});
+  }
+  return out;
+}
+
+StatusOr<JobStatus> StoreControl::GetJob(int64_t job_id) {
+  ASSIGN_OR_RETURN(JobRecord job, store_->GetJob(job_id));
+  ASSIGN_OR_RETURN(TaskCounts counts, store_->CountTasks(job_id));
+  return JobStatus{std::move(job), counts};
+}
+
+StatusOr<std::vector<TaskRecord>> StoreControl::ListTasks(
+    int64_t job_id, const TaskFilter& filter) {
+  RETURN_IF_ERROR(store_->GetJob(job_id).status());
+  return store_->ListTasks(job_id, filter);
+}
+
+StatusOr<TaskRecord> StoreControl::GetTask(int64_t job_id, int64_t task_id) {
+  return store_->GetTask(job_id, task_id);
+}
+
+StatusOr<std::vector<LogLine>> StoreControl::GetLogs(int64_t job_id,
+                                                     int64_t task_id) {
+  RETURN_IF_ERROR(store_->GetTask(job_id, task_id).status());
+  return store_->GetLogs(job_id, task_id);
+}
+
+Status StoreControl::CancelJob(int64_t job_id) {
+  return store_->CancelJob(job_id, clock_->NowMs());
+}
+
+StatusOr<int64_t> StoreControl::RerunTasks(
+    int64_t job_id, bool failed_only, const std::vector<int64_t>& task_ids) {
+  ASSIGN_OR_RETURN(JobRecord job, store_->GetJob(job_id));
+  if (!IsTerminal(job.state) && options_.is_running &&
+      options_.is_running(job)) {
+    return FailedPreconditionError(store_errors::JobName(job_id) +
+                                   " is being run by " + job.owner +
+                                   "; wait for it or cancel it");
+  }
+  return store_->RerunTasks(job_id, failed_only, task_ids, kReduceStage);
+}
+
+StatusOr<ClusterStatus> StoreControl::GetCluster() {
+  ClusterStatus c;
+  ASSIGN_OR_RETURN(c.leader, store_->GetLeader());
+  return c;
+}
+
+}  // namespace taskgrid
