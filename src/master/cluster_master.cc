@@ -231,6 +231,9 @@ void ClusterMaster::StartJob(int64_t job_id) {
   });
   spdlog::info("running job {}", job_id);
   if (stop_ || !leader_) master->Interrupt();
+  // Its tasks became ready before it was listed: wake the waiting fetches
+  // now that they can see it.
+  WakeFetchers();
 }
 
 void ClusterMaster::ReapJobs() {
