@@ -273,6 +273,52 @@ TEST_F(ClusterTest, SubmitWaitRunsAJobAndInspectWorksRemotely) {
   EXPECT_EQ(who.size(), 2u);
 }
 
+// A job gives the same bytes embedded and in a cluster: logstats, its
+// reduce writing the output files on the master.
+TEST_F(ClusterTest, LogstatsOutputIsIdenticalToEmbedded) {
+  const std::string demo = dir_.Path("demo");
+  CommandResult gen = RunCommand({TASKGRID_TESTBIN, "demo", "--generate-only",
+                                  "--dir", demo, "--size", "3MiB"},
+                                 seconds(120));
+  ASSERT_TRUE(gen.exited && gen.exit_code == 0) << gen.Describe();
+  auto spec = [&](const std::string& out) {
+    const std::string path = dir_.Path(out + ".yaml");
+    WriteFile(path,
+              "name: logstats\nprocessor: logstats\nmodel: mapreduce\n"
+              "input: {files: [\"" +
+                  demo + "/logs/**\"]}\nparams: {top: 5}\noutput: " +
+                  dir_.Path(out) + "\n");
+    return path;
+  };
+  CommandResult embedded =
+      RunCommand({TASKGRID_TESTBIN, "run", spec("embedded"), "--workers", "2",
+                  "--state", dir_.Path("embedded.db")},
+                 seconds(120));
+  ASSERT_TRUE(embedded.exited && embedded.exit_code == 0)
+      << embedded.Describe();
+  StartMaster();
+  ASSERT_TRUE(WaitUntil([&] { return Leads(0); }, seconds(10)));
+  StartWorker("w1", 1);
+  StartWorker("w2", 1);
+  CommandResult cluster = Tg({"submit", spec("cluster"), "--wait"});
+  ASSERT_TRUE(cluster.exited && cluster.exit_code == 0) << cluster.Describe();
+  // Every file, the manifest included (same inputs, same task ids).
+  std::set<std::string> names, cluster_names;
+  for (const auto& e : fs::directory_iterator(dir_.Path("embedded"))) {
+    names.insert(e.path().filename().string());
+  }
+  for (const auto& e : fs::directory_iterator(dir_.Path("cluster"))) {
+    cluster_names.insert(e.path().filename().string());
+  }
+  EXPECT_EQ(names, cluster_names);
+  EXPECT_GE(names.size(), 3u);  // results, _manifest.csv, _SUCCESS
+  for (const std::string& name : names) {
+    EXPECT_EQ(ReadFile(dir_.Path("embedded/" + name)),
+              ReadFile(dir_.Path("cluster/" + name)))
+        << name;
+  }
+}
+
 // 1. kill -9 of a worker mid-job, twice, at random points.
 TEST_F(ClusterTest, WorkerKilledTwiceMidJob) {
   std::random_device rd;
