@@ -11,6 +11,7 @@ BUILD_PKGS=(
   zlib1g-dev libisal-dev libdeflate-dev libzstd-dev libbz2-dev liblzma-dev liblz4-dev
   gzip zstd bzip2 xz-utils lz4 isal
   libpq-dev postgresql
+  libcpp-httplib-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
 )
 

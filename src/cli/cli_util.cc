@@ -7,6 +7,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "master/store_control.h"
 #include "rpc/grpc/grpc_failover.h"
@@ -35,6 +36,23 @@ StatusOr<std::unique_ptr<StateStore>> OpenStoreUrl(const std::string& url) {
   }
   if (url.empty()) return InvalidArgumentError("no state store given");
   return OpenSqliteStateStore(url);
+}
+
+std::optional<JobSpec> ReadSpecOrPrint(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::cerr << "taskgrid: cannot read job spec '" << path
+              << "': " << std::strerror(errno) << "\n";
+    return std::nullopt;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  auto spec = ParseJobSpec(text.str(), path);
+  if (!spec.ok()) {
+    std::cerr << "taskgrid: " << spec.status().message() << "\n";
+    return std::nullopt;
+  }
+  return *std::move(spec);
 }
 
 StatusOr<std::string> ReadTokenFile(const std::string& path) {

@@ -4,11 +4,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cli/commands.h"
 #include "rpc/control.h"
 #include "store/state_store.h"
+#include "taskgrid/job_spec.h"
 #include "taskgrid/status.h"
 
 namespace taskgrid {
@@ -21,6 +23,9 @@ StatusOr<std::unique_ptr<StateStore>> OpenStoreUrl(const std::string& url);
 // The ControlService of the cluster (o.remote enabled) or of the local
 // state file; prints the error and returns nullptr.
 std::unique_ptr<ControlService> OpenControlOrPrint(const CommonOptions& o);
+// Reads and parses the job spec at `path`; prints the error (naming the
+// file, line and column) and returns nullopt if either fails.
+std::optional<JobSpec> ReadSpecOrPrint(const std::string& path);
 // The cluster token from `path` (first line, surrounding blanks removed).
 StatusOr<std::string> ReadTokenFile(const std::string& path);
 // "2026-11-21T10:40:00.123Z"; "" for 0.

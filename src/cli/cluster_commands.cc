@@ -17,6 +17,7 @@
 #include "master/cluster_master.h"
 #include "rpc/grpc/grpc_failover.h"
 #include "rpc/grpc/grpc_transport.h"
+#include "web/web_server.h"
 #include "worker/worker.h"
 
 namespace taskgrid {
@@ -134,8 +135,26 @@ int CmdMaster(const MasterCmdOptions& o) {
       "taskgrid master: serving workers and clients on {} (port {}); "
       "waiting for leadership\n",
       address, (*server)->port());
+  std::unique_ptr<WebServer> web;
+  if (!o.http.empty()) {
+    // The API answers from the master itself (a standby answers 503), and
+    // its POSTs need the cluster token.
+    WebServerOptions wo;
+    wo.token = *token;
+    if (!o.advertise.empty()) {
+      // The name clients use for this host, with the HTTP port.
+      wo.allowed_hosts.push_back(o.advertise.substr(0, o.advertise.rfind(':')));
+    }
+    web = StartHttpOrPrint(o.http, &master, std::move(wo));
+    if (!web) {
+      master.Stop();
+      (*server)->Shutdown(1000);
+      return kExitUsage;
+    }
+  }
   while (!WaitForSignal(signals, 1000)) {
   }
+  if (web) web->Stop();
   std::cerr << "taskgrid master: stopping (jobs stay resumable; a standby "
                "takes over)\n";
   master.Stop();
@@ -187,19 +206,8 @@ int CmdWorker(const WorkerCmdOptions& o) {
 }
 
 int CmdSubmit(const SubmitCmdOptions& o, const std::string& spec_path) {
-  std::ifstream in(spec_path);
-  if (!in) {
-    std::cerr << "taskgrid: cannot read job spec '" << spec_path
-              << "': " << std::strerror(errno) << "\n";
-    return kExitUsage;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  auto spec = ParseJobSpec(text.str(), spec_path);
-  if (!spec.ok()) {
-    std::cerr << "taskgrid: " << spec.status().message() << "\n";
-    return kExitUsage;
-  }
+  std::optional<JobSpec> spec = ReadSpecOrPrint(spec_path);
+  if (!spec) return kExitUsage;
   if (!o.common.remote.enabled()) {
     std::cerr << "taskgrid submit: no master given: use --master "
                  "HOST:PORT[,HOST:PORT] (or set TASKGRID_MASTER); to run on "

@@ -5,11 +5,16 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace taskgrid {
+
+class ControlService;
+class WebServer;
+struct WebServerOptions;
 
 // Exit codes (README and `taskgrid --help` list them).
 inline constexpr int kExitOk = 0;
@@ -38,6 +43,7 @@ struct RunOptions {
   int workers = 0;  // 0 = number of cores
   bool force = false;
   bool progress = true;  // shown only when stderr is a terminal
+  std::string http;      // --http ADDR: serve the API while the job runs
 };
 
 struct ShellOptions {
@@ -70,6 +76,17 @@ int CmdTasks(const CommonOptions& o, int64_t job_id,
 int CmdLogs(const CommonOptions& o, int64_t job_id, int64_t task_id);
 int CmdCancel(const CommonOptions& o, int64_t job_id);
 
+// `dashboard`: serves the web API and page over the local state file until
+// SIGINT/SIGTERM (run_commands.cc).
+inline constexpr char kDefaultHttpAddress[] = "127.0.0.1:7780";
+int CmdDashboard(const CommonOptions& o, const std::string& http);
+// Starts the web server (web/web_server.h) on `address` over `control` and
+// prints its URL to stderr; prints the error and returns nullptr if it
+// cannot. `control` must outlive the server.
+std::unique_ptr<WebServer> StartHttpOrPrint(const std::string& address,
+                                            ControlService* control,
+                                            WebServerOptions options);
+
 // Cluster mode (cluster_commands.cc).
 struct MasterCmdOptions {
   std::string store;  // postgresql://... or a SQLite file path
@@ -79,6 +96,7 @@ struct MasterCmdOptions {
   std::string tls_cert, tls_key;
   int64_t worker_timeout_ms = 10'000;
   int64_t leader_lease_ms = 4'000;
+  std::string http;  // --http ADDR: the web API, with the cluster token
 };
 int CmdMaster(const MasterCmdOptions& o);
 

@@ -8,36 +8,12 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "taskgrid/processor.h"
+#include "web/json_views.h"
 
 namespace taskgrid {
 namespace {
 
 using nlohmann::json;
-
-json TimeJson(int64_t ms) {
-  return ms == 0 ? json(nullptr) : json(FormatTime(ms));
-}
-
-json CountsJson(const TaskCounts& counts) {
-  json j = json::object();
-  for (int i = 0; i < kNumTaskStates; ++i) {
-    j[std::string(TaskStateName(static_cast<TaskState>(i)))] = counts[i];
-  }
-  return j;
-}
-
-json JobJson(const JobRecord& job, const TaskCounts& counts) {
-  int64_t total = 0;
-  for (int64_t n : counts) total += n;
-  return json{{"id", job.id},
-              {"name", job.name},
-              {"key", job.key.empty() ? json(nullptr) : json(job.key)},
-              {"state", JobStateName(job.state)},
-              {"tasks", total},
-              {"counts", CountsJson(counts)},
-              {"created", TimeJson(job.created_ms)},
-              {"finished", TimeJson(job.finished_ms)}};
-}
 
 std::string CountsText(const TaskCounts& counts) {
   std::string out;
@@ -86,7 +62,7 @@ int CmdJobs(const CommonOptions& o, int64_t limit) {
                                CountsText(st.counts));
     }
   }
-  if (o.json) std::cout << arr.dump(2) << "\n";
+  if (o.json) std::cout << DumpJson(arr, 2) << "\n";
   return kExitOk;
 }
 
@@ -102,13 +78,7 @@ int CmdStatus(const CommonOptions& o, int64_t job_id) {
   const JobRecord* job = &st->job;
   const TaskCounts* counts = &st->counts;
   if (o.json) {
-    json j = JobJson(*job, *counts);
-    j["result"] = job->result;
-    j["owner"] = job->owner;
-    j["epoch"] = job->epoch;
-    j["heartbeat"] = TimeJson(job->heartbeat_ms);
-    j["spec"] = job->spec_yaml;
-    std::cout << j.dump(2) << "\n";
+    std::cout << DumpJson(JobDetailJson(*job, *counts), 2) << "\n";
     return kExitOk;
   }
   std::cout << fmt::format("job {} ({}): {}\n", job->id, job->name,
@@ -153,26 +123,9 @@ int CmdTasks(const CommonOptions& o, int64_t job_id,
   }
   if (o.json) {
     json arr = json::array();
-    for (const TaskRecord& t : *tasks) {
-      arr.push_back(
-          json{{"id", t.id},
-               {"name", t.stage},
-               {"state", TaskStateName(t.state)},
-               {"attempt", t.attempt},
-               {"worker", t.worker.empty() ? json(nullptr) : json(t.worker)},
-               {"started", TimeJson(t.started_ms)},
-               {"finished", TimeJson(t.finished_ms)},
-               {"duration_ms", t.finished_ms != 0 && t.started_ms != 0
-                                   ? json(t.finished_ms - t.started_ms)
-                                   : json(nullptr)},
-               {"result_size", t.result.size()},
-               {"error", t.error.empty() ? json(nullptr) : json(t.error)},
-               {"parent", t.parent_id == 0 ? json(nullptr) : json(t.parent_id)},
-               {"payload", t.payload}});
-    }
-    // Invalid UTF-8 in a payload must not abort the dump: replace it.
-    std::cout << arr.dump(2, ' ', false, json::error_handler_t::replace)
-              << "\n";
+    for (const TaskRecord& t : *tasks) arr.push_back(TaskJson(t));
+    // Invalid UTF-8 in a payload must not abort the dump: replaced.
+    std::cout << DumpJson(arr, 2) << "\n";
     return kExitOk;
   }
   std::cout << fmt::format("{:>9}  {:<10}  {:<10}  {:>3}  {:<10}  {:>10}  {}\n",
@@ -209,14 +162,8 @@ int CmdLogs(const CommonOptions& o, int64_t job_id, int64_t task_id) {
   auto level = [](int l) { return kLevels[l >= 0 && l <= 2 ? l : 0]; };
   if (o.json) {
     json arr = json::array();
-    for (const LogLine& l : *logs) {
-      arr.push_back(json{{"attempt", l.attempt},
-                         {"time", FormatTime(l.ts_ms)},
-                         {"level", level(l.level)},
-                         {"line", l.line}});
-    }
-    std::cout << arr.dump(2, ' ', false, json::error_handler_t::replace)
-              << "\n";
+    for (const LogLine& l : *logs) arr.push_back(LogLineJson(l));
+    std::cout << DumpJson(arr, 2) << "\n";
     return kExitOk;
   }
   int32_t attempt = -1;

@@ -87,11 +87,19 @@ int Main(int argc, char** argv) {
   c_run->add_flag("--force", run.force,
                   "run even if a job with the spec's key exists");
   add_run(c_run);
+  // --http on the commands that drive a job (not demo: it prints a report).
+  auto add_http = [&](CLI::App* c) {
+    c->add_option("--http", run.http,
+                  "serve the dashboard and JSON API on HOST:PORT while the "
+                  "job runs (e.g. 127.0.0.1:7780)");
+  };
+  add_http(c_run);
 
   int64_t job_id = 0;
   auto* c_resume = app.add_subcommand("resume", "finish an interrupted job");
   c_resume->add_option("job", job_id, "job id")->required();
   add_run(c_resume);
+  add_http(c_resume);
 
   bool failed = false;
   std::vector<int64_t> task_ids;
@@ -102,6 +110,7 @@ int Main(int argc, char** argv) {
   auto* o_task = c_rerun->add_option("--task", task_ids, "task ids");
   o_failed->excludes(o_task);
   add_run(c_rerun);
+  add_http(c_rerun);
   add_remote(c_rerun, common.remote);
 
   DemoOptions demo;
@@ -154,6 +163,15 @@ int Main(int argc, char** argv) {
   c_cancel->add_option("job", job_id, "job id")->required();
   add_inspect(c_cancel);
 
+  std::string dashboard_http;
+  auto* c_dashboard = app.add_subcommand(
+      "dashboard",
+      "serve the dashboard and JSON API over the state file until Ctrl-C");
+  add_state(c_dashboard);
+  c_dashboard->add_option(
+      "--http", dashboard_http,
+      std::string("address to serve on (default ") + kDefaultHttpAddress + ")");
+
   MasterCmdOptions master;
   if (const char* env = std::getenv("TASKGRID_STORE")) master.store = env;
   master.token_file = common.remote.token_file;
@@ -184,9 +202,9 @@ int Main(int argc, char** argv) {
       ->add_option("--leader-lease", master.leader_lease_ms,
                    "ms a silent leader keeps leadership (default 4000)")
       ->check(CLI::Range(int64_t{200}, int64_t{600'000}));
-  std::string http;
-  c_master->add_option("--http", http,
-                       "dashboard and JSON API address (not built yet)");
+  c_master->add_option("--http", master.http,
+                       "also serve the dashboard and JSON API on HOST:PORT "
+                       "(POSTs need the cluster token)");
 
   WorkerCmdOptions worker;
   worker.remote = common.remote;
@@ -237,13 +255,8 @@ int Main(int argc, char** argv) {
     }
     return CmdRun(run, run_args[0]);
   }
-  if (c_master->parsed()) {
-    if (!http.empty()) {
-      std::cerr << "taskgrid master: --http is not available yet\n";
-      return kExitUsage;
-    }
-    return CmdMaster(master);
-  }
+  if (c_master->parsed()) return CmdMaster(master);
+  if (c_dashboard->parsed()) return CmdDashboard(common, dashboard_http);
   if (c_worker->parsed()) return CmdWorker(worker);
   if (c_submit->parsed()) {
     submit.common = common;
@@ -252,6 +265,12 @@ int Main(int argc, char** argv) {
   if (c_resume->parsed()) return CmdResume(run, job_id);
   if (c_rerun->parsed()) {
     if (common.remote.enabled()) {
+      if (!run.http.empty()) {
+        std::cerr << "taskgrid rerun: --http serves a job run here; a "
+                     "cluster's master serves its own (taskgrid master "
+                     "--http)\n";
+        return kExitUsage;
+      }
       return CmdRerunRemote(common, job_id, failed, task_ids);
     }
     return CmdRerun(run, job_id, failed, task_ids);

@@ -1,4 +1,6 @@
-// run, resume, rerun: drive a job on this machine with a live progress line.
+// run, resume, rerun: drive a job on this machine with a live progress line
+// (and, with --http, the web API while it runs); dashboard: the web API over
+// the state file until Ctrl-C.
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
@@ -6,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -14,8 +17,11 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "cli/local_runner.h"
+#include "core/metrics.h"
 #include "core/owner.h"
+#include "master/store_control.h"
 #include "master/submit.h"
+#include "web/web_server.h"
 
 namespace taskgrid {
 namespace {
@@ -29,6 +35,30 @@ void OnSignal(int) {
   }
 }
 
+// Whether a live process (this one included) drives the job now: then a
+// rerun must wait (the driver would not see it).
+bool JobIsDriven(const JobRecord& job) {
+  return !IsTerminal(job.state) && !job.owner.empty() &&
+         OwnerIsAlive(job.owner) &&
+         Clock::Real()->NowMs() - job.heartbeat_ms < 10'000;
+}
+
+// --http: the web API over a StoreControl on the run's own store, for as
+// long as it lives.
+struct HttpServing {
+  std::unique_ptr<StoreControl> control;
+  std::unique_ptr<WebServer> server;  // declared last: stopped first
+};
+
+// Serves when `o.http` asks for it; false (error printed) if it cannot.
+bool ServeIfAsked(StateStore* store, const RunOptions& o, HttpServing* out) {
+  if (o.http.empty()) return true;
+  out->control = std::make_unique<StoreControl>(
+      store, StoreControlOptions{.is_running = JobIsDriven});
+  out->server = StartHttpOrPrint(o.http, out->control.get(), {});
+  return out->server != nullptr;
+}
+
 int DefaultWorkers() {
   const unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<int>(n);
@@ -40,6 +70,7 @@ int DriveJob(StateStore* store, int64_t job_id, const RunOptions& o) {
   LocalRunnerOptions lo;
   lo.workers = workers;
   LocalRunner runner(store, &ProcessorRegistry::Global(), lo);
+  Metrics().workers->Set(workers);
 
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
@@ -77,6 +108,7 @@ int DriveJob(StateStore* store, int64_t job_id, const RunOptions& o) {
   });
 
   StatusOr<JobOutcome> outcome = runner.Run(job_id);
+  Metrics().workers->Set(0);
   finished = true;
   watcher.join();
   signal(SIGINT, SIG_DFL);
@@ -134,6 +166,8 @@ int DriveJob(StateStore* store, int64_t job_id, const RunOptions& o) {
 int SubmitAndDrive(const RunOptions& o, const JobSpec& spec) {
   auto store = OpenStoreOrPrint(o.common.state_path);
   if (!store) return kExitUsage;
+  HttpServing http;
+  if (!ServeIfAsked(store.get(), o, &http)) return kExitUsage;
   const int workers = o.workers > 0 ? o.workers : DefaultWorkers();
   std::vector<std::string> ids;
   for (int i = 0; i < workers; ++i) ids.push_back("local-" + std::to_string(i));
@@ -174,19 +208,8 @@ int SubmitAndDrive(const RunOptions& o, const JobSpec& spec) {
 }  // namespace
 
 int CmdRun(const RunOptions& o, const std::string& spec_path) {
-  std::ifstream in(spec_path);
-  if (!in) {
-    std::cerr << "taskgrid: cannot read job spec '" << spec_path
-              << "': " << std::strerror(errno) << "\n";
-    return kExitUsage;
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  auto spec = ParseJobSpec(text.str(), spec_path);
-  if (!spec.ok()) {
-    std::cerr << "taskgrid: " << spec.status().message() << "\n";
-    return kExitUsage;
-  }
+  std::optional<JobSpec> spec = ReadSpecOrPrint(spec_path);
+  if (!spec) return kExitUsage;
   return SubmitAndDrive(o, *spec);
 }
 
@@ -238,6 +261,8 @@ int CmdResume(const RunOptions& o, int64_t job_id) {
                              job_id, JobStateName(job.state));
     return ExitCodeFor(job.state);
   }
+  HttpServing http;
+  if (!ServeIfAsked(store.get(), o, &http)) return kExitUsage;
   return DriveJob(store.get(), job_id, o);
 }
 
@@ -247,8 +272,7 @@ int CmdRerun(const RunOptions& o, int64_t job_id, bool failed,
   int rc = kExitOk;
   auto store = OpenWithJob(o.common, job_id, &job, &rc);
   if (!store) return rc;
-  if (!IsTerminal(job.state) && !job.owner.empty() && OwnerIsAlive(job.owner) &&
-      Clock::Real()->NowMs() - job.heartbeat_ms < 10'000) {
+  if (JobIsDriven(job)) {
     std::cerr << fmt::format(
         "taskgrid: job {} is being run by {}; wait for it or cancel it\n",
         job_id, job.owner);
@@ -266,7 +290,51 @@ int CmdRerun(const RunOptions& o, int64_t job_id, bool failed,
     return ExitCodeFor(job.state);
   }
   std::cout << fmt::format("job {}: {} task(s) set to run again\n", job_id, *n);
+  HttpServing http;
+  if (!ServeIfAsked(store.get(), o, &http)) return kExitUsage;
   return DriveJob(store.get(), job_id, o);
+}
+
+std::unique_ptr<WebServer> StartHttpOrPrint(const std::string& address,
+                                            ControlService* control,
+                                            WebServerOptions options) {
+  auto server = WebServer::Start(address, control, std::move(options));
+  if (!server.ok()) {
+    PrintError(server.status().WithPrefix("cannot serve --http"));
+    return nullptr;
+  }
+  std::cerr << "taskgrid: dashboard and JSON API on " << (*server)->url()
+            << "/\n";
+  return *std::move(server);
+}
+
+int CmdDashboard(const CommonOptions& o, const std::string& http) {
+  // Taken synchronously below; blocked before any thread starts, so no
+  // server thread gets them.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  std::error_code ec;
+  if (!std::filesystem::exists(o.state_path, ec)) {
+    std::cerr << "taskgrid dashboard: no state file at " << o.state_path
+              << " (give --state FILE, or run a job first)\n";
+    return kExitUsage;
+  }
+  auto store = OpenStoreOrPrint(o.state_path);
+  if (!store) return kExitUsage;
+  StoreControl control(store.get(),
+                       StoreControlOptions{.is_running = JobIsDriven});
+  auto server =
+      StartHttpOrPrint(http.empty() ? kDefaultHttpAddress : http, &control, {});
+  if (!server) return kExitUsage;
+  std::cerr << "taskgrid dashboard: serving " << o.state_path
+            << " until Ctrl-C\n";
+  int sig = 0;
+  sigwait(&stop, &sig);
+  server->Stop();
+  return kExitOk;
 }
 
 }  // namespace taskgrid

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/metrics.h"
 #include "core/owner.h"
 #include "core/status_macros.h"
 #include "store/store_errors.h"
@@ -15,6 +16,13 @@ namespace {
 // The longest a waiting fetch sleeps before looking again (a task's retry
 // backoff may expire meanwhile without anyone waking it).
 constexpr int64_t kFetchRecheckMs = 50;
+
+// taskgrid_workers: the workers this master knows (called with mu_ held
+// whenever the set changes).
+void PublishWorkerCount(size_t n) {
+  static Gauge* const workers = Metrics().workers;
+  workers->Set(static_cast<int64_t>(n));
+}
 
 }  // namespace
 
@@ -160,6 +168,7 @@ void ClusterMaster::BecomeLeader(int64_t epoch) {
     std::lock_guard<std::mutex> lock(mu_);
     leader_ = true;
     workers_.clear();  // workers register again with the new leader
+    PublishWorkerCount(0);
   }
   leader_cv_.notify_all();
   // Continue every job that is not finished.
@@ -181,6 +190,7 @@ void ClusterMaster::StepDown(const std::string& why) {
     if (leader_) spdlog::warn("standing down: {}", why);
     leader_ = false;
     workers_.clear();
+    PublishWorkerCount(0);
     for (auto& [id, job] : jobs_) masters.push_back(job.master);
   }
   for (auto& m : masters) m->Interrupt();
@@ -269,6 +279,7 @@ void ClusterMaster::MonitorLoop() {
         ++it;
       }
     }
+    if (!dead.empty()) PublishWorkerCount(workers_.size());
     std::vector<std::shared_ptr<Master>> masters;
     for (auto& [id, job] : jobs_) {
       if (job.master) masters.push_back(job.master);
@@ -355,6 +366,7 @@ Status ClusterMaster::RegisterWorker(const WorkerInfo& info) {
   w.last_seen_mono = clock_->MonoMs();
   w.last_seen_ms = clock_->NowMs();
   if (fresh) {
+    PublishWorkerCount(workers_.size());
     spdlog::info("worker {} registered ({} slots, pid {} on {})", info.id,
                  info.slots, info.pid, info.host);
   }

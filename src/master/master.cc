@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "core/fault.h"
+#include "core/metrics.h"
 #include "core/owner.h"
 #include "core/status_macros.h"
 #include "io/output_committer.h"
@@ -111,6 +112,43 @@ std::string DescribeInput(const std::string& payload) {
          std::to_string(split->length);
 }
 
+// Outcomes of the attempts of one call (a report batch), added to the
+// process's metrics at destruction: one atomic add per counter touched.
+class OutcomeMetrics {
+ public:
+  OutcomeMetrics() : m_(Metrics()), durations_(m_.task_duration) {}
+  ~OutcomeMetrics() {
+    if (succeeded_ != 0) m_.completed_succeeded->Add(succeeded_);
+    if (failed_ != 0) m_.completed_failed->Add(failed_);
+    if (dead_ != 0) m_.completed_dead->Add(dead_);
+    m_.task_duration->Merge(durations_);
+  }
+  // An accepted report left its task in state `s`.
+  void Add(TaskState s, int64_t started_ms, int64_t finished_ms) {
+    switch (s) {
+      case TaskState::kSucceeded:
+        ++succeeded_;
+        break;
+      case TaskState::kFailed:
+        ++failed_;
+        break;
+      case TaskState::kDead:
+        ++dead_;
+        break;
+      default:
+        return;
+    }
+    if (started_ms > 0 && finished_ms >= started_ms) {
+      durations_.Observe(static_cast<double>(finished_ms - started_ms) / 1e3);
+    }
+  }
+
+ private:
+  const TaskgridMetrics& m_;
+  Histogram::Batch durations_;
+  uint64_t succeeded_ = 0, failed_ = 0, dead_ = 0;
+};
+
 // Runs fn, turning an exception into a failed Status.
 template <typename Fn>
 Status Guarded(Fn&& fn) {
@@ -208,12 +246,16 @@ void Master::WorkerLost(const std::string& worker_id, const std::string& why) {
   std::lock_guard<std::mutex> lock(mu_);
   if (phase_ != Phase::kRunning) return;
   bool any = false;
+  OutcomeMetrics metrics;
   for (const TaskRef& ref : tracker_->InFlightOf(worker_id)) {
     TaskReport r;
     r.ref = ref;
     r.ok = false;
     r.error = why;
-    any |= tracker_->OnReport(std::move(r), kMasterWorkerId);
+    if (tracker_->OnReport(std::move(r), kMasterWorkerId)) {
+      any = true;
+      metrics.Add(tracker_->state_of(ref.task_id), 0, 0);
+    }
   }
   if (!any) return;
   WakeWorkersLocked();
@@ -254,6 +296,7 @@ bool Master::RunReduce(std::unique_lock<std::mutex>& lock,
   while (true) {
     if (interrupted_ || !writer_error_.ok()) return false;
     const TaskRef ref = tracker_->StartReduce();
+    Metrics().tasks_dispatched->Add(1);
     const TaskCounts counts = tracker_->counts();
     lock.unlock();
     JobContextImpl ctx(definition_, store_, writer_.get(), counts, &cancelled,
@@ -289,9 +332,13 @@ bool Master::RunReduce(std::unique_lock<std::mutex>& lock,
     report.error = s.ok() ? "" : s.ToString();
     report.result = ctx.result();
     report.logs = std::move(ctx.logs());
+    const int64_t started_ms = report.started_ms;
+    const int64_t finished_ms = report.finished_ms;
     lock.lock();
-    tracker_->OnReport(std::move(report), kMasterWorkerId);
+    const bool accepted =
+        tracker_->OnReport(std::move(report), kMasterWorkerId);
     const TaskState st = tracker_->state_of(ref.task_id);
+    if (accepted) OutcomeMetrics().Add(st, started_ms, finished_ms);
     if (st == TaskState::kSucceeded) {
       *result = ctx.result();
       return true;
@@ -455,7 +502,11 @@ StatusOr<FetchResponse> Master::Fetch(const FetchRequest& req) {
     }
     if (phase_ == Phase::kRunning) {
       resp.tasks = tracker_->Dispatch(req.worker_id, req.max_tasks);
-      if (!resp.tasks.empty()) return resp;
+      if (!resp.tasks.empty()) {
+        static Counter* const dispatched = Metrics().tasks_dispatched;
+        dispatched->Add(resp.tasks.size());
+        return resp;
+      }
     }
     int64_t wait = deadline - clock_->MonoMs();
     if (wait <= 0) return resp;
@@ -480,12 +531,17 @@ StatusOr<ReportResponse> Master::Report(const std::string& worker_id,
   ReportResponse resp;
   resp.accepted.reserve(reports.size());
   bool wake_workers = false;
+  OutcomeMetrics metrics;
   for (auto& r : reports) {
     // While stopping, nothing more is recorded: in-flight tasks stay
     // in flight in the store and run again as attempt+1 on resume.
     const bool may_spawn = !r.children.empty() || !r.ok;
+    const int64_t task_id = r.ref.task_id;
+    const int64_t started_ms = r.started_ms;
+    const int64_t finished_ms = r.finished_ms;
     const bool ok = phase_ == Phase::kRunning &&
                     tracker_->OnReport(std::move(r), worker_id);
+    if (ok) metrics.Add(tracker_->state_of(task_id), started_ms, finished_ms);
     wake_workers |= ok && may_spawn;
     resp.accepted.push_back(ok);
   }
