@@ -13,7 +13,14 @@ BUILD_PKGS=(
   libpq-dev postgresql
   libcpp-httplib-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  # the dashboard's browser test (tests/browser/): headless chromium driven
+  # by playwright-core, which npm installs from tests/browser/package-lock.json
+  chromium
 )
+# Node.js and npm for that test, from Debian only where the machine has none:
+# a Node.js that bundles npm conflicts with Debian's npm package.
+command -v node >/dev/null || BUILD_PKGS+=(nodejs)
+command -v npm >/dev/null || BUILD_PKGS+=(npm)
 
 want=("${BUILD_PKGS[@]}" "$@")
 missing=()
