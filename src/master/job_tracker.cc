@@ -363,6 +363,16 @@ std::vector<TaskRef> JobTracker::InFlightOf(const std::string& worker) const {
   return out;
 }
 
+void JobTracker::ForgetWorker(const std::string& worker) {
+  known_workers_.erase(worker);
+  auto idx = worker_index_.find(worker);
+  if (idx == worker_index_.end()) return;
+  auto q = pinned_.find(idx->second);
+  if (q == pinned_.end()) return;
+  ready_.insert(ready_.end(), q->second.begin(), q->second.end());
+  pinned_.erase(q);
+}
+
 int64_t JobTracker::total_tasks() const {
   int64_t n = 0;
   for (int64_t c : counts_) n += c;

@@ -77,6 +77,9 @@ class JobTracker {
   void CancelAll();
   // In-flight attempts of `worker` (to cancel them).
   std::vector<TaskRef> InFlightOf(const std::string& worker) const;
+  // `worker` is gone for good: tasks pinned to it (broadcast) that it never
+  // fetched go to whoever asks first, as do its later retries.
+  void ForgetWorker(const std::string& worker);
 
   // --- Observation ---
   const TaskCounts& counts() const { return counts_; }

@@ -234,6 +234,19 @@ TEST_F(JobTrackerTest, BroadcastTasksGoToTheirWorker) {
   EXPECT_EQ(for_w0[0].ref.task_id, 1);
 }
 
+TEST_F(JobTrackerTest, BroadcastTaskOfAForgottenWorkerGoesToAnother) {
+  JobTracker t2 = Make(Model::kBroadcast);
+  t2.SetKnownWorkers({"w0", "w1"});
+  TaskRecord b0 = Pending(1, kBroadcastStage);
+  b0.payload = "w0";
+  t2.AddLoadedTask(std::move(b0));
+  EXPECT_TRUE(t2.Dispatch("w1", 10).empty());  // pinned to w0
+  t2.ForgetWorker("w0");                       // w0 died before fetching
+  auto for_w1 = t2.Dispatch("w1", 10);
+  ASSERT_EQ(for_w1.size(), 1u);
+  EXPECT_EQ(for_w1[0].ref.task_id, 1);
+}
+
 TEST_F(JobTrackerTest, CancelAllStopsEverythingAndFencesReports) {
   JobTracker t = Make();
   t.AddLoadedTask(Pending(1));

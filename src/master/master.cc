@@ -245,6 +245,7 @@ void Master::Interrupt() {
 void Master::WorkerLost(const std::string& worker_id, const std::string& why) {
   std::lock_guard<std::mutex> lock(mu_);
   if (phase_ != Phase::kRunning) return;
+  tracker_->ForgetWorker(worker_id);
   bool any = false;
   OutcomeMetrics metrics;
   for (const TaskRef& ref : tracker_->InFlightOf(worker_id)) {
@@ -257,9 +258,10 @@ void Master::WorkerLost(const std::string& worker_id, const std::string& why) {
       metrics.Add(tracker_->state_of(ref.task_id), 0, 0);
     }
   }
-  if (!any) return;
+  // Its failed attempts and the broadcast tasks it never fetched are
+  // ready for others now.
   WakeWorkersLocked();
-  if (tracker_->AllTerminal()) state_cv_.notify_all();
+  if (any && tracker_->AllTerminal()) state_cv_.notify_all();
 }
 
 Progress Master::progress() const {
