@@ -73,20 +73,12 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 if [[ -d $BUILD_ARG ]]; then BUILD_DIR=$(cd "$BUILD_ARG" && pwd); else BUILD_DIR=$BUILD_ARG; fi
 TG=$BUILD_DIR/taskgrid
 
+# stop_pid, run_child, now_ns, secs_since, show_tail, bench_machine
+source "$ROOT/bench/lib.sh"
+
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/taskgrid-bench.XXXXXX")
 CHILD_PID=""
 
-stop_pid() { # pid [seconds]: TERM (its process group too, if it leads one), wait, KILL
-  local pid=$1 i
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < ${2:-20} * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -98,40 +90,13 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Runs "$@" in the background in a process group of its own and waits for
-# it, so that a signal runs the trap at once and the trap stops the whole
-# group (time, taskgrid; or bash, parallel, its jobs, sort, awk).
-run_child() {
-  setsid "$@" &
-  CHILD_PID=$!
-  local rc=0
-  wait "$CHILD_PID" || rc=$?
-  CHILD_PID=""
-  return "$rc"
-}
-
-now_ns() { date +%s%N; }
-secs_since() { awk -v a="$1" -v b="$(now_ns)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
 mbps() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", n / s / 1e6 }'; }       # bytes secs
 gbps() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.2f", n / s / 1e9 }'; }
 rss_mib() { awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$1" 2>/dev/null || true; }
-show_tail() { # file prefix [lines]
-  tr '\r' '\n' <"$1" | grep -v '^[[:space:]]*$' | tail -n "${3:-5}" | sed "s/^/  $2| /" || true
-}
 
 # ---------------------------------------------------------------- machine
 export LC_ALL=C # byte semantics and the fastest path for sort and awk
-CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-MEM_GIB=$(awk '/^MemTotal:/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)
-MACHINE="$(nproc) x ${CPU_MODEL:-unknown CPU}, ${MEM_GIB} GiB RAM"
-DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
-LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
-REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
-echo "machine: $MACHINE; date: $DATE; load average: $LOAD; taskgrid rev: $REV"
-if awk -v l="${LOAD%% *}" 'BEGIN { exit !(l > 0.5) }'; then
-  echo "WARNING: the machine is not idle (1-min load average ${LOAD%% *}):" \
-    "other work shares the CPUs, figures are not comparable to an idle run" >&2
-fi
+bench_machine "$ROOT"
 echo "data: $DATA, $SIZE decoded per encoding ($CODECS)"
 
 FAILED=0

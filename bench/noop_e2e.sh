@@ -39,21 +39,13 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 if [[ -d $BUILD_ARG ]]; then BUILD_DIR=$(cd "$BUILD_ARG" && pwd); else BUILD_DIR=$BUILD_ARG; fi
 TG=$BUILD_DIR/taskgrid
 
+# stop_pid, run_child, now_ns, bench_machine
+source "$ROOT/bench/lib.sh"
+
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/taskgrid-bench.XXXXXX")
 REDIS_PID=""
 CHILD_PID=""
 
-stop_pid() { # pid [seconds]: TERM (its process group too, if it leads one), wait, KILL
-  local pid=$1 i
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < ${2:-20} * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -66,21 +58,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Runs "$@" in the background, in a process group of its own (setsid execs
-# in place, so $! is the command's pid and the group's id), and waits for it:
-# a signal to this script then runs the trap at once, and the trap stops the
-# whole group (e.g. /usr/bin/time and taskgrid, or a peer and its workers).
-# Returns the child's exit status.
-run_child() {
-  setsid "$@" &
-  CHILD_PID=$!
-  local rc=0
-  wait "$CHILD_PID" || rc=$?
-  CHILD_PID=""
-  return "$rc"
-}
-
-now_ns() { date +%s%N; }
 field() { # "RESULT k=v ..." key -> v
   local kv
   for kv in $1; do
@@ -93,17 +70,7 @@ field() { # "RESULT k=v ..." key -> v
 }
 
 # ---------------------------------------------------------------- machine
-CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-MEM_GIB=$(awk '/^MemTotal:/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)
-MACHINE="$(nproc) x ${CPU_MODEL:-unknown CPU}, ${MEM_GIB} GiB RAM"
-DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
-LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
-REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
-echo "machine: $MACHINE; date: $DATE; load average: $LOAD; taskgrid rev: $REV"
-if awk -v l="${LOAD%% *}" 'BEGIN { exit !(l > 0.5) }'; then
-  echo "WARNING: the machine is not idle (1-min load average ${LOAD%% *}):" \
-    "other work shares the CPUs, figures are not comparable to an idle run" >&2
-fi
+bench_machine "$ROOT"
 
 declare -A STATUS SECS RATE MEM VERSION CMD
 SYSTEMS=()

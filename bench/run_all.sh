@@ -12,6 +12,10 @@
 #   LOGSTATS_SIZE=2GiB, LOGSTATS_DIR, LOGSTATS_CODECS, LOGSTATS_SPLIT,
 #   LOGSTATS_RUNS, LOGSTATS_PEERS:
 #                           log processing throughput, see bench/logstats_e2e.sh
+#   CLUSTER_PARTS, CLUSTER_NOOP_TASKS, CLUSTER_WORKERS, CLUSTER_SLOTS,
+#   CLUSTER_RUNS, CLUSTER_LATENCY_JOBS, CLUSTER_LOGSTATS_SIZE, CLUSTER_PEERS:
+#                           cluster mode (master + PostgreSQL + worker
+#                           processes), see bench/cluster_e2e.sh
 # Exits non-zero if any benchmark failed.
 set -euo pipefail
 
@@ -42,6 +46,10 @@ fi
 echo
 echo "### log processing throughput: taskgrid logstats vs parallel+awk and the decode-only limit (${LOGSTATS_SIZE:-2GiB} per encoding)"
 "$HERE/logstats_e2e.sh" "$BUILD_DIR" || failed+=("logstats_e2e")
+
+echo
+echo "### cluster mode: no-op throughput, single-task latency and logstats, master + PostgreSQL + ${CLUSTER_WORKERS:-2} worker processes"
+"$HERE/cluster_e2e.sh" "$BUILD_DIR" || failed+=("cluster_e2e")
 
 echo
 if ((${#failed[@]})); then
