@@ -495,7 +495,15 @@ StatusOr<std::vector<JobStatus>> ClusterMaster::ListJobs(int64_t limit) {
 
 StatusOr<JobStatus> ClusterMaster::GetJob(int64_t job_id) {
   RETURN_IF_ERROR(CheckLeader());
-  return control_.GetJob(job_id);
+  auto m = FindMaster(job_id);
+  if (!m) return control_.GetJob(job_id);
+  // A job running here: its counts are in memory (exact, and free), while
+  // counting a big job's rows in the store on every poll of `submit --wait`
+  // would load the store.
+  ASSIGN_OR_RETURN(JobRecord job, store_->GetJob(job_id));
+  const Progress p = m->progress();
+  if (p.finished) return control_.GetJob(job_id);
+  return JobStatus{std::move(job), p.counts};
 }
 
 StatusOr<std::vector<TaskRecord>> ClusterMaster::ListTasks(
