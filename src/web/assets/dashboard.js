@@ -31,6 +31,21 @@ const $ = (id) => document.getElementById(id);
 function setText(id, text) { const e = $(id); if (e) e.textContent = text; }
 function stateSpan(s) { return el("span", {class: "state t-" + s}, s); }
 
+// What a rerun did. Without a cluster (no leader ever), nothing runs the
+// tasks until `taskgrid resume`: say so.
+async function rerunMessage(job, n) {
+  let msg = "rerun " + n + " task(s)";
+  try {
+    const c = await getJson("/api/workers");
+    if (!c.leader || !c.leader.owner) {
+      msg += "; run `taskgrid resume " + job + "` to run them";
+    }
+  } catch (e) {
+    // The message without the hint.
+  }
+  return msg;
+}
+
 async function getJson(path) {
   const r = await fetch(path, {cache: "no-store"});
   const body = await r.json().catch(() => ({error: r.statusText}));
@@ -231,7 +246,7 @@ const JobView = {
       const r = what === "rerun"
           ? await postJson("/api/jobs/" + id + "/rerun", {failed: true})
           : await postJson("/api/jobs/" + id + "/cancel");
-      flash(what === "rerun" ? "rerun " + r.rerun + " task(s)"
+      flash(what === "rerun" ? await rerunMessage(id, r.rerun)
                              : "job " + r.state);
       samples.points = [];
       router.refresh();
@@ -362,7 +377,7 @@ const TaskView = {
   async rerun(job, task) {
     try {
       const r = await postJson("/api/jobs/" + job + "/rerun", {tasks: [task]});
-      flash("rerun " + r.rerun + " task(s)");
+      flash(await rerunMessage(job, r.rerun));
       router.refresh();
     } catch (e) {
       flash("rerun failed: " + e.message, true);
