@@ -52,6 +52,10 @@ echo "### cluster mode: no-op throughput, single-task latency and logstats, mast
 "$HERE/cluster_e2e.sh" "$BUILD_DIR" || failed+=("cluster_e2e")
 
 echo
+echo "### dashboard: task-list pages of a ${DASH_TASKS:-10000000}-task job"
+"$HERE/dashboard_tasks.sh" "$BUILD_DIR" || failed+=("dashboard_tasks")
+
+echo
 if ((${#failed[@]})); then
   echo "run_all: FAILED: ${failed[*]}" >&2
   exit 1
