@@ -26,12 +26,33 @@ StatusOr<SubmitJobResponse> StoreControl::SubmitJob(
   return SubmitJobResponse{r.job_id, r.existed};
 }
 
+StatusOr<TaskCounts> StoreControl::CountsOf(const JobRecord& job) {
+  if (IsTerminal(job.state)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = finished_counts_.find(job.id);
+    if (it != finished_counts_.end() && it->second.state == job.state &&
+        it->second.epoch == job.epoch &&
+        it->second.finished_ms == job.finished_ms) {
+      return it->second.counts;
+    }
+  }
+  ASSIGN_OR_RETURN(TaskCounts counts, store_->CountTasks(job.id));
+  if (IsTerminal(job.state)) {
+    // Counted after the job was read: if it changed in between (a rerun),
+    // its record changed too, and the next read misses this entry.
+    std::lock_guard<std::mutex> lock(mu_);
+    finished_counts_[job.id] =
+        CachedCounts{job.state, job.epoch, job.finished_ms, counts};
+  }
+  return counts;
+}
+
 StatusOr<std::vector<JobStatus>> StoreControl::ListJobs(int64_t limit) {
   ASSIGN_OR_RETURN(std::vector<JobRecord> jobs, store_->ListJobs(limit));
   std::vector<JobStatus> out;
   out.reserve(jobs.size());
   for (JobRecord& job : jobs) {
-    ASSIGN_OR_RETURN(TaskCounts counts, store_->CountTasks(job.id));
+    ASSIGN_OR_RETURN(TaskCounts counts, CountsOf(job));
     out.push_back(JobStatus{std::move(job), counts});
   }
   return out;
@@ -39,7 +60,7 @@ StatusOr<std::vector<JobStatus>> StoreControl::ListJobs(int64_t limit) {
 
 StatusOr<JobStatus> StoreControl::GetJob(int64_t job_id) {
   ASSIGN_OR_RETURN(JobRecord job, store_->GetJob(job_id));
-  ASSIGN_OR_RETURN(TaskCounts counts, store_->CountTasks(job_id));
+  ASSIGN_OR_RETURN(TaskCounts counts, CountsOf(job));
   return JobStatus{std::move(job), counts};
 }
 

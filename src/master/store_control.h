@@ -2,11 +2,17 @@
 // StateStore. The CLI uses it on a local state file; the cluster master
 // wraps it, adding job start-up and the cluster's own view.
 //
+// Counts of a finished job are counted once and kept (keyed by the job's
+// state, epoch and finish time, which a rerun or cancel changes): a finished
+// 10M-task job's page is then not a scan of its rows per poll.
+//
 // Thread-safety: thread-safe (the store is).
 #ifndef TASKGRID_MASTER_STORE_CONTROL_H_
 #define TASKGRID_MASTER_STORE_CONTROL_H_
 
 #include <functional>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -47,9 +53,20 @@ class StoreControl : public ControlService {
   StatusOr<ClusterStatus> GetCluster() override;
 
  private:
+  struct CachedCounts {
+    JobState state;
+    int64_t epoch;
+    int64_t finished_ms;
+    TaskCounts counts;
+  };
+  // The job's counts: from the cache if it is finished and unchanged.
+  StatusOr<TaskCounts> CountsOf(const JobRecord& job);
+
   StateStore* const store_;
   const StoreControlOptions options_;
   Clock* const clock_;
+  std::mutex mu_;
+  std::map<int64_t, CachedCounts> finished_counts_;  // guarded by mu_
 };
 
 }  // namespace taskgrid
