@@ -14,6 +14,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "core/owner.h"
 #include "master/cluster_master.h"
 #include "rpc/grpc/grpc_failover.h"
 #include "rpc/grpc/grpc_transport.h"
@@ -22,12 +23,6 @@
 
 namespace taskgrid {
 namespace {
-
-std::string HostName() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
-  return buf;
-}
 
 // Blocks SIGINT and SIGTERM in this thread and every thread started after
 // (call first), so WaitForSignal() can take them synchronously.

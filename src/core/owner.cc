@@ -7,13 +7,12 @@
 #include <charconv>
 
 namespace taskgrid {
-namespace {
+
 std::string HostName() {
   char buf[256] = {};
   if (gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
   return buf;
 }
-}  // namespace
 
 std::string ThisOwnerId() {
   return std::to_string(getpid()) + "@" + HostName();

@@ -6,6 +6,8 @@
 
 namespace taskgrid {
 
+// This machine's host name ("localhost" if it has none).
+std::string HostName();
 // "PID@HOST" of this process.
 std::string ThisOwnerId();
 // False only when `owner` names a process on this host that no longer

@@ -36,15 +36,7 @@ ClusterMaster::ClusterMaster(StateStore* store,
       owner_(options_.owner.empty() ? ThisOwnerId() : options_.owner),
       address_(options_.address),
       control_(store,
-               StoreControlOptions{.workers =
-                                       [this] {
-                                         std::lock_guard<std::mutex> lock(mu_);
-                                         std::vector<std::string> ids;
-                                         for (const auto& [id, w] : workers_) {
-                                           ids.push_back(id);
-                                         }
-                                         return ids;
-                                       },
+               StoreControlOptions{.workers = [this] { return WorkerIds(); },
                                    .is_running =
                                        [this](const JobRecord& job) {
                                          std::lock_guard<std::mutex> lock(mu_);
@@ -211,12 +203,7 @@ void ClusterMaster::StartJob(int64_t job_id) {
   mo.take_over = true;
   mo.on_work = [this] { WakeFetchers(); };
   auto master = std::make_shared<Master>(store_, registry_, mo);
-  std::vector<std::string> worker_ids;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [id, w] : workers_) worker_ids.push_back(id);
-  }
-  Status s = master->Start(job_id, worker_ids);
+  Status s = master->Start(job_id, WorkerIds());
   std::lock_guard<std::mutex> lock(mu_);
   if (!s.ok()) {
     spdlog::error("cannot run job {}: {}", job_id, s.ToString());
@@ -321,6 +308,14 @@ Status ClusterMaster::Touch(const std::string& worker_id) {
   it->second.last_seen_mono = clock_->MonoMs();
   it->second.last_seen_ms = clock_->NowMs();
   return OkStatus();
+}
+
+std::vector<std::string> ClusterMaster::WorkerIds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> ids;
+  ids.reserve(workers_.size());
+  for (const auto& [id, w] : workers_) ids.push_back(id);
+  return ids;
 }
 
 std::vector<std::shared_ptr<Master>> ClusterMaster::ActiveMasters() {

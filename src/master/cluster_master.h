@@ -122,6 +122,8 @@ class ClusterMaster : public MasterService, public ControlService {
   // FailedPrecondition for a worker this master does not know; otherwise
   // notes that it is alive.
   Status Touch(const std::string& worker_id);
+  // The registered workers' ids.
+  std::vector<std::string> WorkerIds() const;
   std::vector<std::shared_ptr<Master>> ActiveMasters();
   std::shared_ptr<Master> FindMaster(int64_t job_id);
   void WakeFetchers();

@@ -11,18 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "core/owner.h"
 #include "web/api.h"
 #include "web/dashboard_page.h"
 #include "web/request_guard.h"
 
 namespace taskgrid {
 namespace {
-
-std::string MachineName() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof(buf) - 1) != 0) return "";
-  return buf;
-}
 
 void Send(httplib::Response& res, const ApiResponse& r) {
   res.status = r.status;
@@ -119,7 +114,7 @@ StatusOr<std::unique_ptr<WebServer>> WebServer::Start(
   actual.port = ws->port_;
   ws->handlers_ = std::make_unique<Handlers>(
       control, options,
-      HostPolicy(actual, MachineName(), std::move(options.allowed_hosts)));
+      HostPolicy(actual, HostName(), std::move(options.allowed_hosts)));
   Handlers* h = ws->handlers_.get();
 
   svr.set_pre_routing_handler(

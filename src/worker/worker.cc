@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "core/fault.h"
+#include "core/owner.h"
 #include "io/output_committer.h"
 
 namespace taskgrid {
@@ -165,8 +166,7 @@ Status Worker::Start() {
   info.id = options_.id;
   info.slots = options_.slots;
   info.pid = getpid();
-  char host[256] = {};
-  if (gethostname(host, sizeof(host) - 1) == 0) info.host = host;
+  info.host = HostName();
   Status s = master_->RegisterWorker(info);
   if (!s.ok()) return s;
   live_slots_ = options_.slots;

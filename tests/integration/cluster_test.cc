@@ -8,11 +8,8 @@
 // is known and checks afterwards: the job succeeded, the output equals the
 // inputs (one part per input, in order), the manifest names every part
 // once, no temporary files remain.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "rpc/grpc/grpc_test_util.h"
 #include "testing/pg_test_db.h"
 #include "testing/process.h"
 
@@ -37,19 +35,7 @@ using json = nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-// A loopback port nobody listens on now.
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof(a);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+using ::taskgrid::testing_grpc::FreePort;
 
 class ClusterTest : public ::testing::Test {
  protected:

@@ -24,6 +24,8 @@ namespace taskgrid {
 namespace {
 
 using namespace std::string_literals;  // NOLINT: "a\0b"s
+using testing_grpc::Reparse;
+using testing_grpc::RoundTrip;
 
 // Not UTF-8, and with NULs.
 const std::string kBin = "a\0b\xff\xfe\x80z"s;
@@ -94,22 +96,6 @@ void ExpectTaskEq(const TaskRecord& a, const TaskRecord& b) {
   EXPECT_EQ(a.not_before_ms, b.not_before_ms);
   EXPECT_EQ(a.result, b.result);
   EXPECT_EQ(a.error, b.error);
-}
-
-template <typename P>
-P Reparse(const P& in) {
-  std::string wire;
-  EXPECT_TRUE(in.SerializeToString(&wire));
-  P out;
-  EXPECT_TRUE(out.ParseFromString(wire));
-  return out;
-}
-
-template <typename P, typename T>
-auto RoundTrip(const T& in) {
-  P p;
-  ToProto(in, &p);
-  return FromProto(Reparse(p));
 }
 
 // ---- conversion -------------------------------------------------------------

@@ -1,5 +1,5 @@
-// Helpers for the tests of rpc/grpc: free loopback ports, a test-only TLS
-// certificate, waiting on a condition. Test code only.
+// Helpers for the tests of rpc/grpc: message round trips, free loopback ports,
+// a test-only TLS certificate, waiting on a condition. Test code only.
 #ifndef TASKGRID_RPC_GRPC_GRPC_TEST_UTIL_H_
 #define TASKGRID_RPC_GRPC_GRPC_TEST_UTIL_H_
 
@@ -19,6 +19,25 @@
 #include "rpc/grpc/grpc_transport.h"
 
 namespace taskgrid::testing_grpc {
+
+// `in` serialized and parsed back: what the other side of the wire gets.
+template <typename P>
+P Reparse(const P& in) {
+  std::string wire;
+  EXPECT_TRUE(in.SerializeToString(&wire));
+  P out;
+  EXPECT_TRUE(out.ParseFromString(wire));
+  return out;
+}
+
+// ToProto, the wire, FromProto: `in` as the receiver decodes it. P is the
+// protobuf message type; ToProto/FromProto are found by argument lookup.
+template <typename P, typename T>
+auto RoundTrip(const T& in) {
+  P p;
+  ToProto(in, &p);
+  return FromProto(Reparse(p));
+}
 
 // A loopback port nobody listens on (bound, then released).
 inline int FreePort() {

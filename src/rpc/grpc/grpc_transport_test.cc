@@ -28,25 +28,11 @@ namespace {
 
 using namespace std::string_literals;  // NOLINT: "a\0b"s
 using testing_grpc::FreePort;
+using testing_grpc::Reparse;
+using testing_grpc::RoundTrip;
 using testing_grpc::TempTlsFiles;
 
 // ---- conversion -------------------------------------------------------------
-
-template <typename P>
-P Reparse(const P& in) {
-  std::string wire;
-  EXPECT_TRUE(in.SerializeToString(&wire));
-  P out;
-  EXPECT_TRUE(out.ParseFromString(wire));
-  return out;
-}
-
-template <typename T, typename P>
-auto RoundTrip(const T& in) {
-  P p;
-  ToProto(in, &p);
-  return FromProto(Reparse(p));
-}
 
 void ExpectRefEq(const TaskRef& a, const TaskRef& b) {
   EXPECT_EQ(a.job_id, b.job_id);
@@ -73,7 +59,7 @@ TEST(GrpcConvertTest, JobDefinitionEveryModel) {
     in.params = Params({{"a", "1"}, {"db.path", "x\0y"s}, {"empty", ""}});
     in.output = "/out/\xfe\0dir"s;
     in.timeout_ms = 1234;
-    auto out = RoundTrip<JobDefinition, pb::JobDefinition>(in);
+    auto out = RoundTrip<pb::JobDefinition>(in);
     ASSERT_TRUE(out.ok()) << out.status();
     EXPECT_EQ(out->job_id, 42);
     EXPECT_EQ(out->name, "name");
@@ -83,7 +69,7 @@ TEST(GrpcConvertTest, JobDefinitionEveryModel) {
     EXPECT_EQ(out->output, in.output);
     EXPECT_EQ(out->timeout_ms, 1234);
   }
-  auto empty = RoundTrip<JobDefinition, pb::JobDefinition>(JobDefinition{});
+  auto empty = RoundTrip<pb::JobDefinition>(JobDefinition{});
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->params.values().empty());
 }
@@ -100,7 +86,7 @@ TEST(GrpcConvertTest, UnknownModelIsInvalidArgument) {
 
 TEST(GrpcConvertTest, WorkerInfo) {
   WorkerInfo in{"w-1", 8, "host.example", 4242};
-  WorkerInfo out = RoundTrip<WorkerInfo, pb::WorkerInfo>(in);
+  WorkerInfo out = RoundTrip<pb::WorkerInfo>(in);
   EXPECT_EQ(out.id, "w-1");
   EXPECT_EQ(out.slots, 8);
   EXPECT_EQ(out.host, "host.example");
@@ -109,7 +95,7 @@ TEST(GrpcConvertTest, WorkerInfo) {
 
 TEST(GrpcConvertTest, FetchRequestAndResponse) {
   FetchRequest rq{"w-2", 256, 500};
-  FetchRequest rq2 = RoundTrip<FetchRequest, pb::FetchRequest>(rq);
+  FetchRequest rq2 = RoundTrip<pb::FetchRequest>(rq);
   EXPECT_EQ(rq2.worker_id, "w-2");
   EXPECT_EQ(rq2.max_tasks, 256);
   EXPECT_EQ(rq2.wait_ms, 500);
@@ -118,7 +104,7 @@ TEST(GrpcConvertTest, FetchRequestAndResponse) {
   rs.tasks.push_back(TaskAssignment{{1, 2, 3}, "map", kNul});
   rs.tasks.push_back(TaskAssignment{{1, int64_t{1} << 40, 1}, "reduce", ""});
   rs.shutdown = true;
-  FetchResponse rs2 = RoundTrip<FetchResponse, pb::FetchResponse>(rs);
+  FetchResponse rs2 = RoundTrip<pb::FetchResponse>(rs);
   ASSERT_EQ(rs2.tasks.size(), 2u);
   for (size_t i = 0; i < 2; ++i) {
     ExpectRefEq(rs2.tasks[i].ref, rs.tasks[i].ref);
@@ -127,7 +113,7 @@ TEST(GrpcConvertTest, FetchRequestAndResponse) {
   }
   EXPECT_TRUE(rs2.shutdown);
 
-  FetchResponse none = RoundTrip<FetchResponse, pb::FetchResponse>({});
+  FetchResponse none = RoundTrip<pb::FetchResponse>(FetchResponse{});
   EXPECT_TRUE(none.tasks.empty());
   EXPECT_FALSE(none.shutdown);
 }
@@ -143,7 +129,7 @@ TEST(GrpcConvertTest, TaskReportEveryField) {
   in.logs = {{11, 2, "line\0one"s}, {12, 0, ""}};
   in.children = {{"l1", {"a", "b\0c"s, ""}}, {"l2", {}}};
   in.outputs = {{"part-00000", 123, 0xdeadbeefu}, {"x\0y"s, 0, 0}};
-  TaskReport out = RoundTrip<TaskReport, pb::TaskReport>(in);
+  TaskReport out = RoundTrip<pb::TaskReport>(in);
   ExpectRefEq(out.ref, in.ref);
   EXPECT_TRUE(out.ok);
   EXPECT_EQ(out.result, in.result);
@@ -168,7 +154,7 @@ TEST(GrpcConvertTest, TaskReportEveryField) {
     EXPECT_EQ(out.outputs[i].crc32, in.outputs[i].crc32);
   }
 
-  TaskReport empty = RoundTrip<TaskReport, pb::TaskReport>({});
+  TaskReport empty = RoundTrip<pb::TaskReport>(TaskReport{});
   EXPECT_FALSE(empty.ok);
   EXPECT_TRUE(empty.logs.empty());
   EXPECT_TRUE(empty.children.empty());
@@ -177,26 +163,24 @@ TEST(GrpcConvertTest, TaskReportEveryField) {
 
 TEST(GrpcConvertTest, ReportResponse) {
   ReportResponse in{{true, false, true}};
-  EXPECT_EQ((RoundTrip<ReportResponse, pb::ReportResponse>(in).accepted),
-            in.accepted);
+  EXPECT_EQ((RoundTrip<pb::ReportResponse>(in).accepted), in.accepted);
   EXPECT_TRUE(
-      (RoundTrip<ReportResponse, pb::ReportResponse>({}).accepted.empty()));
+      (RoundTrip<pb::ReportResponse>(ReportResponse{}).accepted.empty()));
 }
 
 TEST(GrpcConvertTest, Heartbeat) {
   HeartbeatRequest rq{"w-3", {{1, 2, 3}, {4, 5, 6}}};
-  HeartbeatRequest rq2 = RoundTrip<HeartbeatRequest, pb::HeartbeatRequest>(rq);
+  HeartbeatRequest rq2 = RoundTrip<pb::HeartbeatRequest>(rq);
   EXPECT_EQ(rq2.worker_id, "w-3");
   ExpectRefsEq(rq2.running, rq.running);
 
   HeartbeatResponse rs{{{7, 8, 9}}, true};
-  HeartbeatResponse rs2 =
-      RoundTrip<HeartbeatResponse, pb::HeartbeatResponse>(rs);
+  HeartbeatResponse rs2 = RoundTrip<pb::HeartbeatResponse>(rs);
   ExpectRefsEq(rs2.cancel, rs.cancel);
   EXPECT_TRUE(rs2.shutdown);
 
   HeartbeatResponse none =
-      RoundTrip<HeartbeatResponse, pb::HeartbeatResponse>({});
+      RoundTrip<pb::HeartbeatResponse>(HeartbeatResponse{});
   EXPECT_TRUE(none.cancel.empty());
   EXPECT_FALSE(none.shutdown);
 }
