@@ -65,10 +65,11 @@ job=$(curl -sf "$base/api/jobs?limit=1" | sed -n 's/.*"id": *\([0-9]*\).*/\1/p' 
   exit 1
 }
 
-# time_query PATH: prints "median p90" in ms over $reps requests.
+# time_query PATH [REPS]: prints "median p90" in ms over REPS (default
+# $reps) requests.
 time_query() {
-  local i
-  for ((i = 0; i < reps; i++)); do
+  local i n=${2:-$reps}
+  for ((i = 0; i < n; i++)); do
     curl -s -o /dev/null -w '%{time_total}\n' "$base$1"
   done | sort -n | awk '{ t[NR] = $1 * 1000 }
     END { printf "%.1f %.1f\n", t[int((NR + 1) / 2)], t[int(NR * 0.9 + 0.5)] }'
@@ -87,7 +88,15 @@ for q in \
   "/api/jobs/$job/tasks?offset=$mid&limit=100" \
   "/api/jobs/$job/tasks?state=succeeded&after=$mid&limit=100" \
   "/api/jobs/$job/tasks?stage=map&after=$last&limit=100" \
-  "/api/jobs/$job/tasks?state=dead&limit=100"; do
+  "/api/jobs/$job/tasks?state=dead&limit=100" \
+  "/api/jobs/$job/tasks?state=failed&sort=attempts&limit=100"; do
   read -r med p90 < <(time_query "$q")
   echo "| \`$q\` | $med | $p90 |"
+done
+# Sorted pages scan the job's tasks: a few requests each.
+for q in \
+  "/api/jobs/$job/tasks?sort=duration&limit=100" \
+  "/api/jobs/$job/tasks?sort=attempts&offset=1000&limit=100"; do
+  read -r med p90 < <(time_query "$q" "${DASH_SORT_REPS:-3}")
+  echo "| \`$q\` (${DASH_SORT_REPS:-3} requests) | $med | $p90 |"
 done

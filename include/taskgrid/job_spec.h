@@ -3,7 +3,8 @@
 //   name: scan-orders          # required
 //   key: orders-2026-11-21     # optional idempotency key
 //   processor: noop            # required, a registered processor name
-//   model: map                 # standalone | broadcast | map | mapreduce
+//   model: map                 # standalone | broadcast | map | mapreduce |
+//                              # shuffle
 //   input:                     # optional; exactly one of:
 //     range: {start: 0, end: 1000000, step: 1000}
 //     # list: [a, b, c]
@@ -13,6 +14,11 @@
 //   retry: {max_attempts: 3, backoff: 1s}
 //   timeout: 30s               # per task attempt; absent = no limit
 //   output: out/               # directory
+//   partitions: 4              # shuffle only: reduce partitions (default 1)
+//   memory: 256MiB             # shuffle only: per-task memory budget
+//   range_splits: [6b, 7a]     # shuffle only: range partitioning split
+//                              # points, hex; set at submit by processors
+//                              # that sample their input (sort)
 //
 // Durations are an integer with a unit: ms, s, m or h ("250ms", "2s").
 //
@@ -32,7 +38,7 @@
 
 namespace taskgrid {
 
-enum class Model { kStandalone, kBroadcast, kMap, kMapReduce };
+enum class Model { kStandalone, kBroadcast, kMap, kMapReduce, kShuffle };
 
 std::string_view ModelName(Model m);
 std::optional<Model> ParseModel(std::string_view name);
@@ -75,6 +81,12 @@ struct JobSpec {
   RetryPolicy retry;
   std::chrono::milliseconds timeout{0};  // 0 = no limit
   std::string output;
+  // Shuffle: reduce partitions, the memory budget of each map and reduce
+  // task (buffers beyond it spill to disk), and range split points
+  // (partitions - 1 sorted keys; empty = hash partitioning).
+  int partitions = 1;
+  int64_t memory_bytes = 256 << 20;
+  std::vector<std::string> range_splits;
 
   // Number of first-level tasks a range or list input expands to (0 when
   // there is no input; 0 for files, which SubmitJob expands from the disk).

@@ -84,6 +84,22 @@ class TaskContext {
   // elsewhere it throws std::logic_error.
   virtual void Map(std::vector<std::string> payloads,
                    std::string_view stage) = 0;
+
+  // Shuffle map tasks only: adds a keyed record to the shuffle. Records are
+  // partitioned (by hash of the key, or by the job's range split points),
+  // sorted and spilled to the worker's data directory within the job's
+  // memory budget; they reach the reduce tasks only if this attempt
+  // succeeds. Elsewhere throws std::logic_error. Keys and values are bytes.
+  virtual void Emit(std::string_view key, std::string_view value);
+};
+
+// The values of one key in a shuffle reduce, in the order the map tasks
+// emitted them (map task by map task). Valid during the ReduceKey call.
+class ValueReader {
+ public:
+  virtual ~ValueReader() = default;
+  // False once the key's values are exhausted.
+  virtual bool Next(std::string_view* value) = 0;
 };
 
 struct TaskResult {
@@ -129,7 +145,7 @@ using ModelSet = unsigned;
 constexpr ModelSet ModelBit(Model m) { return 1u << static_cast<unsigned>(m); }
 constexpr ModelSet kAllModels =
     ModelBit(Model::kStandalone) | ModelBit(Model::kBroadcast) |
-    ModelBit(Model::kMap) | ModelBit(Model::kMapReduce);
+    ModelBit(Model::kMap) | ModelBit(Model::kMapReduce);  // not shuffle
 
 class Processor {
  public:
@@ -164,6 +180,52 @@ class MapReduceProcessor : public Processor {
  public:
   ModelSet models() const override { return ModelBit(Model::kMapReduce); }
   Status Reduce(JobContext& ctx) override = 0;
+};
+
+// The shuffle model: map tasks (one per input) call ctx.Emit(key, value);
+// then `partitions` reduce tasks (stage "reduce", payload the partition
+// number "0".."R-1") each fetch their partition from every map output
+// (from disk, or from the producing worker's data service), merge them and
+// call ReduceKey once per key, in byte order of keys. A reduce task writes
+// its output with ctx.OutputPath("part-NNNNN"), committed exactly once.
+//
+//   class WordCount : public taskgrid::ShuffleProcessor {
+//     Status Process(TaskContext& ctx) override {   // map
+//       for (each word) ctx.Emit(word, "1");
+//     }
+//     Status ReduceKey(TaskContext& ctx, std::string_view word,
+//                      ValueReader& counts) override { ... }
+//   };
+class ShuffleProcessor : public Processor {
+ public:
+  ModelSet models() const override { return ModelBit(Model::kShuffle); }
+
+  // Reduce side. BeginPartition and EndPartition bracket the keys of one
+  // reduce task (open and close its output file there).
+  virtual Status BeginPartition(TaskContext& ctx);
+  virtual Status ReduceKey(TaskContext& ctx, std::string_view key,
+                           ValueReader& values) = 0;
+  virtual Status EndPartition(TaskContext& ctx);
+
+  // Optional map-side combiner: merges two or more values of one key into
+  // one, before spilling. Must be associative (it may be applied again to
+  // its own outputs). Called only if has_combiner().
+  virtual bool has_combiner() const { return false; }
+  virtual std::string Combine(std::string_view key,
+                              const std::vector<std::string_view>& values);
+
+  // Range partitioning: called once at submit with the job's input files
+  // (after glob expansion); returns partitions - 1 strictly increasing
+  // split points (partition i gets keys in [split[i-1], split[i])), or an
+  // empty vector for hash partitioning (the default).
+  virtual StatusOr<std::vector<std::string>> ChooseSplitPoints(
+      const std::vector<std::string>& input_files, const Params& params,
+      int partitions);
+
+  // Runs one reduce task: merges the partition's segments and calls the
+  // three functions above. Processors with their own record format (the
+  // built-in sort) replace it; see src/worker/shuffle_task.h.
+  virtual Status ReducePartition(TaskContext& ctx);
 };
 
 using ProcessorFactory = std::function<std::unique_ptr<Processor>()>;

@@ -19,6 +19,8 @@
 #include "rpc/grpc/grpc_failover.h"
 #include "rpc/grpc/grpc_transport.h"
 #include "web/web_server.h"
+#include "worker/data_client.h"
+#include "worker/data_service.h"
 #include "worker/worker.h"
 
 namespace taskgrid {
@@ -161,22 +163,66 @@ int CmdWorker(const WorkerCmdOptions& o) {
   const sigset_t signals = BlockStopSignals();
   auto co = ClientOptions(o.remote, /*failover_timeout_ms=*/10'000);
   if (!co.ok()) return UsageOrFailure(co.status());
-  if (!o.data_dir.empty()) {
+  // Shuffle map outputs live here (served to reduce tasks on other workers).
+  const std::string data_dir =
+      !o.data_dir.empty() ? o.data_dir
+                          : (std::filesystem::temp_directory_path() /
+                             ("taskgrid-worker-" + std::to_string(getpid())))
+                                .string();
+  {
     std::error_code ec;
-    std::filesystem::create_directories(o.data_dir, ec);
+    std::filesystem::create_directories(data_dir, ec);
     if (ec) {
-      std::cerr << "taskgrid worker: cannot create --data-dir " << o.data_dir
+      std::cerr << "taskgrid worker: cannot create --data-dir " << data_dir
                 << ": " << ec.message() << "\n";
       return kExitUsage;
     }
   }
   auto conn = ConnectMasterService(*co);
   if (!conn.ok()) return UsageOrFailure(conn.status());
+  // The data service: the data dir now, each job's output dir once the
+  // worker runs a task of that job.
+  DataServerOptions dso;
+  dso.listen_address = o.data_listen;
+  dso.token = co->token;
+  dso.tls.cert_path = o.data_tls_cert;
+  dso.tls.key_path = o.data_tls_key;
+  dso.roots.push_back(data_dir);
+  auto data = DataServer::Start(dso);
+  if (!data.ok()) {
+    return UsageOrFailure(data.status().WithPrefix("--data-listen"));
+  }
+  DataServer* const data_server = data->get();
+  // Processors here may open tg:// URLs: worker ids resolve through the
+  // masters.
+  auto control = ConnectControlService(*co);
+  if (!control.ok()) return UsageOrFailure(control.status());
+  DataClientOptions dco;
+  dco.token = co->token;
+  dco.tls = co->tls;
+  InstallTgOpener(
+      std::make_shared<TgResolver>(*std::move(control), std::move(dco)));
   WorkerOptions wo;
   wo.id = o.id.empty() ? HostName() + "-" + std::to_string(getpid()) : o.id;
   const unsigned cores = std::thread::hardware_concurrency();
   wo.slots = o.slots > 0 ? o.slots : (cores == 0 ? 1 : static_cast<int>(cores));
+  wo.data_address = o.data_advertise.empty()
+                        ? AdvertisedAddress(o.data_listen, data_server->port())
+                        : o.data_advertise;
+  wo.data_dir = data_dir;
+  wo.on_job = [data_server](const JobDefinition& def) {
+    if (def.output.empty()) return;
+    Status s = data_server->AddRoot(def.output);
+    if (!s.ok()) {
+      std::cerr << "taskgrid worker: job " << def.job_id
+                << ": not serving its output: " << s.message() << "\n";
+    }
+  };
   Worker worker(wo, *std::move(conn), &ProcessorRegistry::Global());
+  // Whatever way this returns: no tg:// opener outlives the command.
+  struct OpenerReset {
+    ~OpenerReset() { InstallTgOpener(nullptr); }
+  } opener_reset;
   // Register, waiting for a master to lead.
   while (true) {
     Status s = worker.Start();
@@ -186,8 +232,9 @@ int CmdWorker(const WorkerCmdOptions& o) {
               << "); retrying\n";
     if (WaitForSignal(signals, 1000)) return kExitInterrupted;
   }
-  std::cerr << fmt::format("taskgrid worker {}: {} slot(s), masters {}\n",
-                           wo.id, wo.slots, o.remote.masters);
+  std::cerr << fmt::format(
+      "taskgrid worker {}: {} slot(s), masters {}, data service on {}\n", wo.id,
+      wo.slots, o.remote.masters, wo.data_address);
   while (!worker.done()) {
     if (WaitForSignal(signals, 200)) {
       std::cerr << "taskgrid worker " << wo.id
@@ -197,6 +244,7 @@ int CmdWorker(const WorkerCmdOptions& o) {
   }
   worker.Stop();
   worker.Join();
+  (*data)->Shutdown(1000);
   return kExitOk;
 }
 

@@ -72,7 +72,7 @@ int CmdStatus(const CommonOptions& o, int64_t job_id);
 int CmdTasks(const CommonOptions& o, int64_t job_id,
              const std::optional<std::string>& state,
              const std::optional<std::string>& stage, int64_t after,
-             int64_t limit);
+             int64_t limit, const std::string& sort, int64_t offset);
 int CmdLogs(const CommonOptions& o, int64_t job_id, int64_t task_id);
 int CmdCancel(const CommonOptions& o, int64_t job_id);
 
@@ -105,6 +105,12 @@ struct WorkerCmdOptions {
   int slots = 0;   // 0 = number of cores
   std::string id;  // "" = HOST-PID
   std::string data_dir;
+  // The data service (worker/data_service.h): where it listens (loopback by
+  // default: a cluster spanning machines must give a reachable address),
+  // the address registered for tg:// URLs ("" = the bound one), and TLS.
+  std::string data_listen = "127.0.0.1:0";
+  std::string data_advertise;
+  std::string data_tls_cert, data_tls_key;
 };
 int CmdWorker(const WorkerCmdOptions& o);
 
@@ -118,6 +124,19 @@ int CmdSubmit(const SubmitCmdOptions& o, const std::string& spec_path);
 // `rerun` against a cluster: the leader runs the job again.
 int CmdRerunRemote(const CommonOptions& o, int64_t job_id, bool failed,
                    const std::vector<int64_t>& task_ids);
+
+// Remote file access (data_commands.cc): `cat` and `ls` of tg://WORKER/PATH
+// URLs (worker/data_client.h) through the workers' data services; `cat`
+// also reads local paths. WORKER ids are resolved through o.remote's
+// masters.
+struct CatCmdOptions {
+  uint64_t offset = 0;
+  int64_t length = -1;  // < 0: to the end
+  bool decode = false;  // decode by extension (.gz, .zst, ...)
+};
+int CmdCat(const CommonOptions& o, const CatCmdOptions& cat,
+           const std::string& url);
+int CmdLs(const CommonOptions& o, const std::string& url);
 
 }  // namespace taskgrid
 

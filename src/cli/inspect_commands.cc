@@ -78,7 +78,7 @@ int CmdStatus(const CommonOptions& o, int64_t job_id) {
   const JobRecord* job = &st->job;
   const TaskCounts* counts = &st->counts;
   if (o.json) {
-    std::cout << DumpJson(JobDetailJson(*job, *counts), 2) << "\n";
+    std::cout << DumpJson(JobDetailJson(*st), 2) << "\n";
     return kExitOk;
   }
   std::cout << fmt::format("job {} ({}): {}\n", job->id, job->name,
@@ -90,6 +90,12 @@ int CmdStatus(const CommonOptions& o, int64_t job_id) {
               << FormatDuration(job->finished_ms - job->created_ms) << ")\n";
   }
   std::cout << "  tasks:    " << CountsText(*counts) << "\n";
+  if (st->stages.size() > 1) {
+    for (const StageCounts& sc : st->stages) {
+      std::cout << fmt::format("    {:<10} {}\n", Printable(sc.stage, 10),
+                               CountsText(sc.counts));
+    }
+  }
   if (!job->result.empty()) {
     std::cout << "  result:   " << Printable(job->result, 200) << "\n";
   }
@@ -99,8 +105,21 @@ int CmdStatus(const CommonOptions& o, int64_t job_id) {
 int CmdTasks(const CommonOptions& o, int64_t job_id,
              const std::optional<std::string>& state,
              const std::optional<std::string>& stage, int64_t after,
-             int64_t limit) {
+             int64_t limit, const std::string& sort, int64_t offset) {
   TaskFilter f;
+  if (auto order = ParseTaskOrder(sort)) {
+    f.order = *order;
+  } else {
+    std::cerr << "taskgrid tasks: unknown --sort '" << sort
+              << "' (id, duration, attempts)\n";
+    return kExitUsage;
+  }
+  if (f.order == TaskOrder::kId && offset != 0) {
+    std::cerr << "taskgrid tasks: --offset pages a sorted list (--sort "
+                 "duration|attempts); page by id with --after\n";
+    return kExitUsage;
+  }
+  f.offset = offset;
   if (state) {
     f.state = ParseTaskState(*state);
     if (!f.state) {

@@ -1,6 +1,10 @@
 #include "cli/local_runner.h"
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "core/owner.h"
@@ -24,6 +28,13 @@ StatusOr<JobOutcome> LocalRunner::Run(int64_t job_id) {
   for (int i = 0; i < options_.workers; ++i) {
     ids.push_back("local-" + std::to_string(i));
   }
+  // One data directory for all the workers of this process.
+  const std::string data_dir =
+      !options_.data_dir.empty()
+          ? options_.data_dir
+          : (std::filesystem::temp_directory_path() /
+             ("taskgrid-data-" + std::to_string(getpid())))
+                .string();
   Status s = master_->Start(job_id, ids);
   if (!s.ok()) return s;
   InProcTransport transport;
@@ -37,6 +48,7 @@ StatusOr<JobOutcome> LocalRunner::Run(int64_t job_id) {
     wo.id = id;
     wo.slots = 1;
     wo.clock = options_.master.clock;
+    wo.data_dir = data_dir;
     workers.push_back(
         std::make_unique<Worker>(wo, *std::move(conn), registry_));
     s = workers.back()->Start();
@@ -47,6 +59,12 @@ StatusOr<JobOutcome> LocalRunner::Run(int64_t job_id) {
   // shutdown on their next fetch.
   for (auto& w : workers) w->Stop();
   for (auto& w : workers) w->Join();
+  if (outcome.ok() && IsTerminal(outcome->state)) {
+    // Shuffle map outputs are only needed until the job is done.
+    std::error_code ec;
+    std::filesystem::remove_all(
+        data_dir + "/shuffle/job-" + std::to_string(job_id), ec);
+  }
   return outcome;
 }
 

@@ -10,6 +10,7 @@
 #define TASKGRID_CLI_LOCAL_RUNNER_H_
 
 #include <memory>
+#include <string>
 
 #include "master/master.h"
 #include "store/state_store.h"
@@ -20,6 +21,9 @@ namespace taskgrid {
 struct LocalRunnerOptions {
   int workers = 1;
   MasterOptions master;
+  // Shuffle map outputs go under DATA_DIR/shuffle/job-J ("" = the
+  // workers' default), removed when the job finishes.
+  std::string data_dir;
 };
 
 class LocalRunner {

@@ -149,6 +149,13 @@ int Main(int argc, char** argv) {
   c_tasks->add_option("--stage", stage_filter, "only tasks of this stage");
   c_tasks->add_option("--after", after, "only tasks with id > this (paging)");
   c_tasks->add_option("--limit", task_limit, "at most this many (0 = all)");
+  std::string task_sort = "id";
+  int64_t task_offset = 0;
+  c_tasks->add_option("--sort", task_sort,
+                      "id (default), duration (longest first) or attempts "
+                      "(most first); sorted lists scan the job's tasks");
+  c_tasks->add_option("--offset", task_offset,
+                      "skip this many tasks of a sorted list (paging)");
   add_inspect(c_tasks);
   add_json(c_tasks);
 
@@ -217,7 +224,38 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(1, 4096));
   c_worker->add_option("--id", worker.id, "worker id (default HOST-PID)");
   c_worker->add_option("--data-dir", worker.data_dir,
-                       "directory for the worker's local data");
+                       "directory for the worker's local data, served "
+                       "(read-only, with the token) by its data service");
+  c_worker->add_option("--data-listen", worker.data_listen,
+                       "address of the data service (default 127.0.0.1:0: "
+                       "a free port on loopback; a cluster spanning "
+                       "machines must give one the others reach)");
+  c_worker->add_option("--data-advertise", worker.data_advertise,
+                       "HOST:PORT registered for tg:// URLs (default: the "
+                       "bound address)");
+  c_worker->add_option("--data-tls-cert", worker.data_tls_cert,
+                       "PEM certificate of the data service (enables TLS)");
+  c_worker->add_option("--data-tls-key", worker.data_tls_key,
+                       "PEM private key of the data service");
+
+  // Remote file access: tg://WORKER/PATH through the workers' data services.
+  std::string data_url;
+  CatCmdOptions cat;
+  auto* c_cat = app.add_subcommand(
+      "cat",
+      "print a file: tg://WORKER/PATH (WORKER an id or the HOST:PORT of its "
+      "data service) or a local path");
+  c_cat->add_option("url", data_url, "tg://WORKER/ABSOLUTE/PATH")->required();
+  c_cat->add_option("--offset", cat.offset, "start at this byte");
+  c_cat->add_option("--length", cat.length, "at most this many bytes");
+  c_cat->add_flag("--decode", cat.decode,
+                  "decode by extension (.gz, .zst, .bz2, .xz, .lz4)");
+  add_remote(c_cat, common.remote);
+  auto* c_ls = app.add_subcommand(
+      "ls", "list a directory of a worker: tg://WORKER/PATH");
+  c_ls->add_option("url", data_url, "tg://WORKER/ABSOLUTE/PATH")->required();
+  add_remote(c_ls, common.remote);
+  add_json(c_ls);
 
   SubmitCmdOptions submit;
   std::string submit_spec;
@@ -258,6 +296,8 @@ int Main(int argc, char** argv) {
   if (c_master->parsed()) return CmdMaster(master);
   if (c_dashboard->parsed()) return CmdDashboard(common, dashboard_http);
   if (c_worker->parsed()) return CmdWorker(worker);
+  if (c_cat->parsed()) return CmdCat(common, cat, data_url);
+  if (c_ls->parsed()) return CmdLs(common, data_url);
   if (c_submit->parsed()) {
     submit.common = common;
     return CmdSubmit(submit, submit_spec);
@@ -280,7 +320,7 @@ int Main(int argc, char** argv) {
   if (c_status->parsed()) return CmdStatus(common, job_id);
   if (c_tasks->parsed()) {
     return CmdTasks(common, job_id, state_filter, stage_filter, after,
-                    task_limit);
+                    task_limit, task_sort, task_offset);
   }
   if (c_logs->parsed()) return CmdLogs(common, job_id, task_id);
   if (c_cancel->parsed()) return CmdCancel(common, job_id);

@@ -11,6 +11,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -43,9 +46,18 @@ bool JobIsDriven(const JobRecord& job) {
          Clock::Real()->NowMs() - job.heartbeat_ms < 10'000;
 }
 
+// The runner driving a job in this process, for the web API's counts
+// (registered by DriveJob for as long as the runner lives).
+struct LiveRun {
+  std::mutex mu;
+  const LocalRunner* runner = nullptr;  // guarded by mu
+  int64_t job_id = 0;                   // guarded by mu
+};
+
 // --http: the web API over a StoreControl on the run's own store, for as
 // long as it lives.
 struct HttpServing {
+  std::shared_ptr<LiveRun> live = std::make_shared<LiveRun>();
   std::unique_ptr<StoreControl> control;
   std::unique_ptr<WebServer> server;  // declared last: stopped first
 };
@@ -54,9 +66,29 @@ struct HttpServing {
 bool ServeIfAsked(StateStore* store, const RunOptions& o, HttpServing* out) {
   if (o.http.empty()) return true;
   out->control = std::make_unique<StoreControl>(
-      store, StoreControlOptions{.is_running = JobIsDriven});
+      store,
+      StoreControlOptions{
+          .is_running = JobIsDriven,
+          .live = [live = out->live](int64_t id) -> std::optional<Progress> {
+            std::lock_guard<std::mutex> lock(live->mu);
+            if (live->runner == nullptr || live->job_id != id) {
+              return std::nullopt;
+            }
+            return live->runner->progress();
+          }});
   out->server = StartHttpOrPrint(o.http, out->control.get(), {});
   return out->server != nullptr;
+}
+
+// Shuffle data next to a state file (.taskgrid/data), so that the map
+// outputs of an interrupted job are still there when it resumes; in the
+// workers' default directory for a PostgreSQL store.
+std::string DataDirFor(const std::string& state) {
+  if (state.rfind("postgres", 0) == 0) return "";
+  const std::filesystem::path parent =
+      std::filesystem::path(state).parent_path();
+  return (parent.empty() ? std::filesystem::path("data") : parent / "data")
+      .string();
 }
 
 int DefaultWorkers() {
@@ -64,12 +96,27 @@ int DefaultWorkers() {
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
-// Drives job `job_id` to completion in this process and prints a summary.
-int DriveJob(StateStore* store, int64_t job_id, const RunOptions& o) {
+// Drives job `job_id` to completion in this process and prints a summary;
+// `http`'s API reads the runner's counts while it runs.
+int DriveJob(StateStore* store, int64_t job_id, const RunOptions& o,
+             HttpServing* http) {
   const int workers = o.workers > 0 ? o.workers : DefaultWorkers();
   LocalRunnerOptions lo;
   lo.workers = workers;
+  lo.data_dir = DataDirFor(o.common.state_path);
   LocalRunner runner(store, &ProcessorRegistry::Global(), lo);
+  struct Registration {
+    LiveRun* live;
+    Registration(LiveRun* l, const LocalRunner* r, int64_t id) : live(l) {
+      std::lock_guard<std::mutex> lock(live->mu);
+      live->runner = r;
+      live->job_id = id;
+    }
+    ~Registration() {
+      std::lock_guard<std::mutex> lock(live->mu);
+      live->runner = nullptr;
+    }
+  } registration(http->live.get(), &runner, job_id);
   Metrics().workers->Set(workers);
 
   struct sigaction sa {};
@@ -202,7 +249,7 @@ int SubmitAndDrive(const RunOptions& o, const JobSpec& spec) {
   if (!isatty(STDERR_FILENO) || !o.progress) {
     std::cerr << "taskgrid: job " << submitted->job_id << " started\n";
   }
-  return DriveJob(store.get(), submitted->job_id, o);
+  return DriveJob(store.get(), submitted->job_id, o, &http);
 }
 
 }  // namespace
@@ -263,7 +310,7 @@ int CmdResume(const RunOptions& o, int64_t job_id) {
   }
   HttpServing http;
   if (!ServeIfAsked(store.get(), o, &http)) return kExitUsage;
-  return DriveJob(store.get(), job_id, o);
+  return DriveJob(store.get(), job_id, o, &http);
 }
 
 int CmdRerun(const RunOptions& o, int64_t job_id, bool failed,
@@ -292,7 +339,7 @@ int CmdRerun(const RunOptions& o, int64_t job_id, bool failed,
   std::cout << fmt::format("job {}: {} task(s) set to run again\n", job_id, *n);
   HttpServing http;
   if (!ServeIfAsked(store.get(), o, &http)) return kExitUsage;
-  return DriveJob(store.get(), job_id, o);
+  return DriveJob(store.get(), job_id, o, &http);
 }
 
 std::unique_ptr<WebServer> StartHttpOrPrint(const std::string& address,

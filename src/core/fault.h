@@ -3,6 +3,7 @@
 // (_exit(kFaultExitCode)), at its N-th passage (default 1). Points:
 //   after-seal          worker: an attempt's outputs sealed, not reported
 //   job-commit-move     master: after moving the N-th file at job commit
+//   shuffle-reduce-start  worker: a shuffle reduce attempt about to fetch
 // Read once; costs one branch when unset.
 #ifndef TASKGRID_CORE_FAULT_H_
 #define TASKGRID_CORE_FAULT_H_

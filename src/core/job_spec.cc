@@ -38,14 +38,43 @@ constexpr int kMaxParamsDepth = 64;
 constexpr int64_t kMaxParamsNodes = 100'000;
 
 constexpr Model kAllModelValues[] = {Model::kStandalone, Model::kBroadcast,
-                                     Model::kMap, Model::kMapReduce};
+                                     Model::kMap, Model::kMapReduce,
+                                     Model::kShuffle};
+constexpr int kMaxPartitions = 100'000;
 
 using Names = std::span<const std::string_view>;
-constexpr std::string_view kTopFields[] = {"name",  "key",     "processor",
-                                           "model", "input",   "params",
-                                           "retry", "timeout", "output"};
-constexpr std::string_view kInputFields[] = {"range", "list", "files",
-                                             "split"};
+
+std::string HexEncode(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
+}
+
+bool HexDecode(std::string_view hex, std::string* out) {
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  if (hex.size() % 2 != 0) return false;
+  out->clear();
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = digit(hex[i]), lo = digit(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return true;
+}
+constexpr std::string_view kTopFields[] = {
+    "name",  "key",     "processor", "model",      "input",  "params",
+    "retry", "timeout", "output",    "partitions", "memory", "range_splits"};
+constexpr std::string_view kInputFields[] = {"range", "list", "files", "split"};
 constexpr std::string_view kRangeFields[] = {"start", "end", "step"};
 constexpr std::string_view kRetryFields[] = {"max_attempts", "backoff"};
 
@@ -494,6 +523,68 @@ Status ReadInput(const Errors& errors, const Field& field, JobSpec* spec) {
   return ReadList(errors, *list, &spec->list);
 }
 
+// The shuffle fields: partitions, memory, range_splits (hex keys).
+Status ReadShuffle(const Errors& errors, const FieldMap& top, JobSpec* spec) {
+  const Field* partitions = top.Find("partitions");
+  const Field* memory = top.Find("memory");
+  const Field* splits = top.Find("range_splits");
+  if (spec->model != Model::kShuffle) {
+    for (const Field* f : {partitions, memory, splits}) {
+      if (f != nullptr) {
+        return errors.At(f->key.Mark(),
+                         f->Say("only applies to model 'shuffle'"));
+      }
+    }
+    return OkStatus();
+  }
+  if (partitions != nullptr) {
+    ASSIGN_OR_RETURN(int64_t n, ReadInt(errors, *partitions));
+    if (n < 1 || n > kMaxPartitions) {
+      return errors.At(partitions->mark(),
+                       partitions->Say("must be between 1 and " +
+                                       std::to_string(kMaxPartitions) +
+                                       ", got " + std::to_string(n)));
+    }
+    spec->partitions = static_cast<int>(n);
+  }
+  if (memory != nullptr) {
+    ASSIGN_OR_RETURN(std::string text, ReadString(errors, *memory));
+    auto size = ParseByteSize(text);
+    if (!size.ok()) {
+      return errors.At(memory->mark(), memory->Say(size.status().message()));
+    }
+    spec->memory_bytes = *size;
+  }
+  if (splits != nullptr) {
+    std::vector<std::string> hex;
+    RETURN_IF_ERROR(ReadList(errors, *splits, &hex));
+    spec->range_splits.clear();
+    for (const std::string& h : hex) {
+      std::string key;
+      if (!HexDecode(h, &key)) {
+        return errors.At(
+            splits->mark(),
+            splits->Say("item " + std::to_string(spec->range_splits.size()) +
+                        ": expected hex digits, got " + Quote(h)));
+      }
+      if (!spec->range_splits.empty() && key <= spec->range_splits.back()) {
+        return errors.At(splits->mark(),
+                         splits->Say("split points must be strictly "
+                                     "increasing"));
+      }
+      spec->range_splits.push_back(std::move(key));
+    }
+    if (static_cast<int>(spec->range_splits.size()) != spec->partitions - 1) {
+      return errors.At(splits->mark(),
+                       splits->Say("needs partitions - 1 = " +
+                                   std::to_string(spec->partitions - 1) +
+                                   " split points, got " +
+                                   std::to_string(spec->range_splits.size())));
+    }
+  }
+  return OkStatus();
+}
+
 Status ReadRetry(const Errors& errors, const Field& field, RetryPolicy* retry) {
   ASSIGN_OR_RETURN(FieldMap fields,
                    FieldMap::Read(errors, field, kRetryFields));
@@ -772,6 +863,8 @@ StatusOr<JobSpec> Parse(const Errors& errors, std::string_view yaml) {
   RETURN_IF_ERROR(
       ReadOptional(errors, top, "output", ReadString, &spec.output));
 
+  RETURN_IF_ERROR(ReadShuffle(errors, top, &spec));
+
   RETURN_IF_ERROR(
       CheckProcessor(errors, *top.Find("processor"), top.Find("model"), spec));
   const Field* input = top.Find("input");
@@ -781,6 +874,11 @@ StatusOr<JobSpec> Parse(const Errors& errors, std::string_view yaml) {
                      input->Say("model " + Quote(ModelName(spec.model)) +
                                 " takes no input (use model 'map' or "
                                 "'mapreduce', or drop the input)"));
+  }
+  if (input == nullptr && spec.model == Model::kShuffle) {
+    return errors.At(top.Find("model")->mark(),
+                     top.Find("model")->Say(
+                         "model 'shuffle' needs an input (its map tasks)"));
   }
   return spec;
 }
@@ -807,6 +905,8 @@ std::string_view ModelName(Model m) {
       return "map";
     case Model::kMapReduce:
       return "mapreduce";
+    case Model::kShuffle:
+      return "shuffle";
   }
   return "unknown";
 }
@@ -938,6 +1038,17 @@ std::string JobSpecToYaml(const JobSpec& spec) {
     out << YAML::Key << "timeout" << YAML::Value << Ms(spec.timeout);
   }
   if (!spec.output.empty()) EmitString(out, "output", spec.output);
+  if (spec.model == Model::kShuffle) {
+    out << YAML::Key << "partitions" << YAML::Value << spec.partitions;
+    out << YAML::Key << "memory" << YAML::Value
+        << std::to_string(spec.memory_bytes);
+    if (!spec.range_splits.empty()) {
+      out << YAML::Key << "range_splits" << YAML::Value << YAML::Flow
+          << YAML::BeginSeq;
+      for (const std::string& k : spec.range_splits) out << HexEncode(k);
+      out << YAML::EndSeq;
+    }
+  }
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
@@ -965,14 +1076,19 @@ StatusOr<int64_t> ParseByteSize(std::string_view text) {
     std::string_view name;
     uint64_t factor;
   };
-  static constexpr Unit kUnits[] = {
-      {"", 1},           {"B", 1},
-      {"KiB", 1 << 10},  {"MiB", 1 << 20},
-      {"GiB", 1 << 30},  {"TiB", uint64_t{1} << 40},
-      {"KB", 1000},      {"MB", 1000 * 1000},
-      {"GB", 1000 * 1000 * 1000}, {"TB", uint64_t{1000} * 1000 * 1000 * 1000},
-      {"K", 1 << 10},    {"M", 1 << 20},
-      {"G", 1 << 30}};
+  static constexpr Unit kUnits[] = {{"", 1},
+                                    {"B", 1},
+                                    {"KiB", 1 << 10},
+                                    {"MiB", 1 << 20},
+                                    {"GiB", 1 << 30},
+                                    {"TiB", uint64_t{1} << 40},
+                                    {"KB", 1000},
+                                    {"MB", 1000 * 1000},
+                                    {"GB", 1000 * 1000 * 1000},
+                                    {"TB", uint64_t{1000} * 1000 * 1000 * 1000},
+                                    {"K", 1 << 10},
+                                    {"M", 1 << 20},
+                                    {"G", 1 << 30}};
   for (const Unit& u : kUnits) {
     if (u.name != unit) continue;
     if (n == 0) return bad();

@@ -79,6 +79,11 @@ StatusOr<std::string> TaskContext::OutputPath(std::string_view) {
   return FailedPreconditionError("this context has no output directory");
 }
 
+void TaskContext::Emit(std::string_view, std::string_view) {
+  throw std::logic_error(
+      "Emit() is only allowed in the map tasks of a shuffle job");
+}
+
 StatusOr<std::string> JobContext::OutputPath(std::string_view) {
   return FailedPreconditionError("this context has no output directory");
 }

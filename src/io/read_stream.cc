@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -49,19 +50,52 @@ Status ErrnoStatus(const std::string& path, std::string_view what, int err) {
   }
 }
 
-// "file:///x" and "/x" name the same file; another scheme is not ours (yet).
-StatusOr<std::string> LocalPath(const std::string& path) {
+// The URL scheme of `path` ("" for a plain path).
+std::string_view SchemeOf(const std::string& path) {
   const size_t sep = path.find("://");
-  if (sep == std::string::npos || sep == 0) return path;
+  if (sep == std::string::npos || sep == 0) return {};
   const std::string_view scheme(path.data(), sep);
   const bool is_scheme = std::all_of(scheme.begin(), scheme.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
            (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
   });
-  if (!is_scheme) return path;  // e.g. "dir/a://b": a local name
-  if (scheme == "file") return path.substr(sep + 3);
+  return is_scheme ? scheme : std::string_view();  // "dir/a://b": a local name
+}
+
+// "file:///x" and "/x" name the same file; tg:// goes to the remote opener
+// (callers check it first); another scheme is not ours.
+StatusOr<std::string> LocalPath(const std::string& path) {
+  const std::string_view scheme = SchemeOf(path);
+  if (scheme.empty()) return path;
+  if (scheme == "file") return path.substr(scheme.size() + 3);
   return UnimplementedError(path + ": unsupported scheme \"" +
                             std::string(scheme) + "\"");
+}
+
+// The process-wide tg:// opener (SetRemoteOpener).
+std::mutex remote_mu;
+std::shared_ptr<const RemoteOpener>& RemoteOpenerSlot() {
+  static auto* slot = new std::shared_ptr<const RemoteOpener>();
+  return *slot;
+}
+
+bool IsRemote(const std::string& path) { return SchemeOf(path) == "tg"; }
+
+StatusOr<std::unique_ptr<ReadStream>> OpenRemote(const std::string& url,
+                                                 uint64_t offset,
+                                                 int64_t length) {
+  std::shared_ptr<const RemoteOpener> opener;
+  {
+    std::lock_guard<std::mutex> lock(remote_mu);
+    opener = RemoteOpenerSlot();
+  }
+  if (opener == nullptr) {
+    return UnimplementedError(
+        url +
+        ": tg:// URLs are read through a worker's data service, and this "
+        "process has no client for it (workers and the taskgrid CLI do)");
+  }
+  return (*opener)(url, offset, length);
 }
 
 class FileStream final : public ReadStream {
@@ -202,7 +236,19 @@ std::string_view CodecName(Codec c) {
   return "unknown";
 }
 
+RemoteOpener SetRemoteOpener(RemoteOpener opener) {
+  auto next = opener ? std::make_shared<const RemoteOpener>(std::move(opener))
+                     : nullptr;
+  std::shared_ptr<const RemoteOpener> prev;
+  {
+    std::lock_guard<std::mutex> lock(remote_mu);
+    prev = std::exchange(RemoteOpenerSlot(), std::move(next));
+  }
+  return prev ? *prev : RemoteOpener();
+}
+
 StatusOr<std::unique_ptr<ReadStream>> OpenFileStream(const std::string& path) {
+  if (IsRemote(path)) return OpenRemote(path, 0, -1);
   StatusOr<std::string> local = LocalPath(path);
   if (!local.ok()) return local.status();
   bool seekable = false;
@@ -217,6 +263,7 @@ StatusOr<std::unique_ptr<ReadStream>> OpenFileStream(const std::string& path) {
 StatusOr<std::unique_ptr<ReadStream>> OpenFileRange(const std::string& path,
                                                     uint64_t offset,
                                                     int64_t length) {
+  if (IsRemote(path)) return OpenRemote(path, offset, length);
   StatusOr<std::string> local = LocalPath(path);
   if (!local.ok()) return local.status();
   if (offset > static_cast<uint64_t>(INT64_MAX)) {

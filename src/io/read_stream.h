@@ -15,7 +15,8 @@
 // Also: FailedPrecondition for a directory (or a byte range of something
 // that is not a regular file); ResourceExhausted for a frame that needs
 // more memory than a decoder allows (zstd windows > 128 MiB, xz > 256 MiB);
-// Unimplemented for a scheme other than file://. Errors are sticky: once a
+// Unimplemented for a scheme other than file:// and tg://, and for tg://
+// when no remote opener is installed. Errors are sticky: once a
 // Read fails, every later Read returns the same error.
 //
 // Empty input: an empty file yields nothing, whatever its extension (an
@@ -31,6 +32,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -61,8 +63,8 @@ enum class Codec { kNone, kGzip, kZstd, kBzip2, kXz, kLz4 };
 Codec CodecForPath(std::string_view path);
 std::string_view CodecName(Codec c);
 
-// The file's bytes as they are on disk. `path` is a local path or
-// "file://" + a local path.
+// The file's bytes as they are on disk. `path` is a local path,
+// "file://" + a local path, or a tg:// URL (through the remote opener).
 StatusOr<std::unique_ptr<ReadStream>> OpenFileStream(const std::string& path);
 // Bytes [offset, offset + length) of a file (length < 0: to the end),
 // clipped at the end of the file; empty if offset is past the end.
@@ -73,6 +75,18 @@ StatusOr<std::unique_ptr<ReadStream>> OpenFileRange(const std::string& path,
 // CodecForPath picks. Multi-member gzip files decode to the concatenation of
 // their members.
 StatusOr<std::unique_ptr<ReadStream>> OpenDecoded(const std::string& path);
+// Opens bytes [offset, offset + length) (length < 0: to the end) of the file
+// a tg:// URL names. Errors name the URL.
+using RemoteOpener = std::function<StatusOr<std::unique_ptr<ReadStream>>(
+    const std::string& url, uint64_t offset, int64_t length)>;
+// Installs the process-wide opener of tg:// URLs, which OpenFileStream,
+// OpenFileRange and OpenDecoded use (decoders still apply by extension, so
+// tg://w1/data/x.log.gz decodes). io itself has no network client: the
+// worker process and the CLI install one (worker/data_client.h). An empty
+// function removes it; returns the previous one. Thread-safe; a call in
+// progress keeps the opener it started with.
+RemoteOpener SetRemoteOpener(RemoteOpener opener);
+
 // Wraps `raw` in a decoder for `codec` (kNone returns `raw` itself).
 // InvalidArgument if raw is null or $TASKGRID_GZIP has a bad value.
 StatusOr<std::unique_ptr<ReadStream>> WrapDecoder(

@@ -36,13 +36,19 @@ ClusterMaster::ClusterMaster(StateStore* store,
       owner_(options_.owner.empty() ? ThisOwnerId() : options_.owner),
       address_(options_.address),
       control_(store,
-               StoreControlOptions{.workers = [this] { return WorkerIds(); },
-                                   .is_running =
-                                       [this](const JobRecord& job) {
-                                         std::lock_guard<std::mutex> lock(mu_);
-                                         return jobs_.count(job.id) > 0;
-                                       },
-                                   .clock = options_.clock}) {}
+               StoreControlOptions{
+                   .workers = [this] { return WorkerIds(); },
+                   .is_running =
+                       [this](const JobRecord& job) {
+                         std::lock_guard<std::mutex> lock(mu_);
+                         return jobs_.count(job.id) > 0;
+                       },
+                   .live = [this](int64_t id) -> std::optional<Progress> {
+                     auto m = FindMaster(id);
+                     if (!m) return std::nullopt;
+                     return m->progress();
+                   },
+                   .clock = options_.clock}) {}
 
 ClusterMaster::~ClusterMaster() { Stop(); }
 
@@ -490,15 +496,10 @@ StatusOr<std::vector<JobStatus>> ClusterMaster::ListJobs(int64_t limit) {
 
 StatusOr<JobStatus> ClusterMaster::GetJob(int64_t job_id) {
   RETURN_IF_ERROR(CheckLeader());
-  auto m = FindMaster(job_id);
-  if (!m) return control_.GetJob(job_id);
-  // A job running here: its counts are in memory (exact, and free), while
-  // counting a big job's rows in the store on every poll of `submit --wait`
-  // would load the store.
-  ASSIGN_OR_RETURN(JobRecord job, store_->GetJob(job_id));
-  const Progress p = m->progress();
-  if (p.finished) return control_.GetJob(job_id);
-  return JobStatus{std::move(job), p.counts};
+  // A job running here answers from its master's memory (options.live):
+  // counting a big job's rows on every poll of `submit --wait` would load
+  // the store.
+  return control_.GetJob(job_id);
 }
 
 StatusOr<std::vector<TaskRecord>> ClusterMaster::ListTasks(
@@ -548,6 +549,7 @@ StatusOr<ClusterStatus> ClusterMaster::GetCluster() {
       s.pid = w.info.pid;
       s.slots = w.info.slots;
       s.last_seen_ms = w.last_seen_ms;
+      s.data_address = w.info.data_address;
       c.workers.push_back(std::move(s));
     }
     for (const auto& [id, job] : jobs_) {

@@ -36,6 +36,7 @@ uint16_t JobTracker::StageIndex(const std::string& stage) {
     if (stages_[i] == stage) return static_cast<uint16_t>(i);
   }
   stages_.push_back(stage);
+  stage_counts_.emplace_back();
   return static_cast<uint16_t>(stages_.size() - 1);
 }
 
@@ -48,14 +49,21 @@ uint16_t JobTracker::WorkerIndex(const std::string& worker) {
   return idx;
 }
 
+void JobTracker::Count(uint16_t stage, TaskState state, int64_t delta) {
+  counts_[static_cast<size_t>(state)] += delta;
+  stage_counts_[stage][static_cast<size_t>(state)] += delta;
+}
+
 void JobTracker::SetState(Slot& s, TaskState to) {
-  --counts_[static_cast<size_t>(s.state)];
-  ++counts_[static_cast<size_t>(to)];
+  Count(s.stage, s.state, -1);
+  Count(s.stage, to, 1);
   s.state = to;
 }
 
 void JobTracker::Enqueue(int64_t id, const Slot& s) {
-  if (stages_[s.stage] == kReduceStage) return;  // the master runs it
+  if (stages_[s.stage] == kReduceStage && model_ != Model::kShuffle) {
+    return;  // the master runs it
+  }
   if (stages_[s.stage] == kBroadcastStage && known_workers_.count(s.payload)) {
     pinned_[WorkerIndex(s.payload)].push_back(id);
     return;
@@ -75,7 +83,7 @@ void JobTracker::AddLoadedTask(TaskRecord&& t) {
   s.started_ms = t.started_ms;
   s.loaded = true;
   s.state = t.state;
-  ++counts_[static_cast<size_t>(t.state)];
+  Count(s.stage, t.state, 1);
   if (stages_[s.stage] == kReduceStage) reduce_id_ = t.id;
   switch (t.state) {
     case TaskState::kDispatched:
@@ -90,7 +98,7 @@ void JobTracker::AddLoadedTask(TaskRecord&& t) {
       break;
     case TaskState::kFailed: {
       int64_t wait = std::max<int64_t>(0, t.not_before_ms - clock_->NowMs());
-      if (stages_[s.stage] == kReduceStage) break;
+      if (stages_[s.stage] == kReduceStage && model_ != Model::kShuffle) break;
       delayed_.emplace(clock_->MonoMs() + wait, t.id);
       break;
     }
@@ -99,11 +107,28 @@ void JobTracker::AddLoadedTask(TaskRecord&& t) {
   }
 }
 
-void JobTracker::AddTerminalCounts(const TaskCounts& counts) {
-  for (TaskState st :
-       {TaskState::kSucceeded, TaskState::kDead, TaskState::kCancelled}) {
-    counts_[static_cast<size_t>(st)] += counts[static_cast<size_t>(st)];
+void JobTracker::AddTerminalCounts(const std::vector<StageCounts>& stages) {
+  for (const StageCounts& c : stages) {
+    const uint16_t stage = StageIndex(c.stage);
+    for (TaskState st :
+         {TaskState::kSucceeded, TaskState::kDead, TaskState::kCancelled}) {
+      Count(stage, st, c.counts[static_cast<size_t>(st)]);
+    }
   }
+}
+
+int64_t JobTracker::TotalOf(const TaskCounts& c) {
+  int64_t n = 0;
+  for (int64_t k : c) n += k;
+  return n;
+}
+
+std::vector<StageCounts> JobTracker::stage_counts() const {
+  std::vector<StageCounts> out;
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    out.push_back(StageCounts{stages_[i], stage_counts_[i]});
+  }
+  return out;
 }
 
 void JobTracker::SetNextTaskId(int64_t next_id) {
@@ -168,6 +193,11 @@ std::vector<TaskAssignment> JobTracker::Dispatch(const std::string& worker,
     // Skip ids that were cancelled or rerun while queued.
     if (s == nullptr ||
         (s->state != TaskState::kPending && s->state != TaskState::kFailed)) {
+      continue;
+    }
+    if (model_ == Model::kShuffle && stages_[s->stage] == kReduceStage &&
+        !MapsAllSucceeded()) {
+      held_.push_back(id);  // a lost map output is being made again
       continue;
     }
     const int32_t expected = s->attempt;
@@ -251,7 +281,7 @@ bool JobTracker::OnReport(TaskReport&& r, const std::string& worker) {
         c.stage = stage;
         c.loaded = true;
         c.state = TaskState::kPending;
-        ++counts_[static_cast<size_t>(TaskState::kPending)];
+        Count(stage, TaskState::kPending, 1);
         TaskRecord rec;
         rec.job_id = job_id_;
         rec.id = cid;
@@ -270,6 +300,9 @@ bool JobTracker::OnReport(TaskReport&& r, const std::string& worker) {
     s = Find(id);  // slots_ may have moved
     SetState(*s, TaskState::kSucceeded);
     WriteUpdate(id, *s, attempt, finished, std::move(r.result), "");
+    if (model_ == Model::kShuffle && stages_[s->stage] != kReduceStage) {
+      MaybeStartShuffleReduce();
+    }
     return true;
   }
   ++failed_attempts_;
@@ -287,7 +320,7 @@ bool JobTracker::OnReport(TaskReport&& r, const std::string& worker) {
   const int64_t wait = Backoff(used);
   WriteUpdate(id, *s, attempt, finished, "", std::move(r.error),
               clock_->NowMs() + wait);
-  if (stages_[s->stage] != kReduceStage) {
+  if (stages_[s->stage] != kReduceStage || model_ == Model::kShuffle) {
     delayed_.emplace(clock_->MonoMs() + wait, id);
   }
   return true;
@@ -305,6 +338,103 @@ bool JobTracker::AllSucceeded() const {
          counts_[static_cast<size_t>(TaskState::kCancelled)] == 0;
 }
 
+bool JobTracker::MapsAllSucceeded() const {
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    if (stages_[i] == kReduceStage) continue;
+    const TaskCounts& c = stage_counts_[i];
+    int64_t total = 0;
+    for (int64_t n : c) total += n;
+    if (c[static_cast<size_t>(TaskState::kSucceeded)] != total) return false;
+  }
+  return true;
+}
+
+void JobTracker::RefundAttempt(int64_t task_id) {
+  Slot* s = Find(task_id);
+  if (s != nullptr && s->attempt_base < s->attempt) ++s->attempt_base;
+}
+
+bool JobTracker::IsCurrentAttempt(const TaskRef& ref) const {
+  const Slot* s = Find(ref.task_id);
+  return s != nullptr && s->attempt == ref.attempt && IsInFlight(s->state);
+}
+
+bool JobTracker::ShuffleReduceDone() const {
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    if (stages_[i] != kReduceStage) continue;
+    const TaskCounts& c = stage_counts_[i];
+    return TotalOf(c) > 0 &&
+           c[static_cast<size_t>(TaskState::kSucceeded)] == TotalOf(c);
+  }
+  return false;
+}
+
+const std::string& JobTracker::stage_of(int64_t task_id) const {
+  static const std::string kUnknown;
+  const Slot* s = Find(task_id);
+  return s != nullptr && s->loaded ? stages_[s->stage] : kUnknown;
+}
+
+void JobTracker::MaybeStartShuffleReduce() {
+  if (model_ != Model::kShuffle || !MapsAllSucceeded()) return;
+  if (!shuffle_reduce_created_) {
+    // A resumed job may have them already (loaded), or not yet.
+    for (size_t i = 0; i < stages_.size(); ++i) {
+      if (stages_[i] == kReduceStage && TotalOf(stage_counts_[i]) > 0) {
+        shuffle_reduce_created_ = true;
+      }
+    }
+  }
+  if (!shuffle_reduce_created_) {
+    shuffle_reduce_created_ = true;
+    const uint16_t stage = StageIndex(kReduceStage);
+    for (int p = 0; p < shuffle_partitions_; ++p) {
+      const int64_t id = next_id_++;
+      slots_.resize(id);
+      Slot& c = slots_[id - 1];
+      c.stage = stage;
+      c.loaded = true;
+      c.state = TaskState::kPending;
+      c.payload = std::to_string(p);
+      Count(stage, TaskState::kPending, 1);
+      TaskRecord rec;
+      rec.job_id = job_id_;
+      rec.id = id;
+      rec.stage = kReduceStage;
+      rec.payload = c.payload;
+      sink_->AddTask(std::move(rec));
+      Enqueue(id, c);
+    }
+    sink_->SetNextTaskId(next_id_);
+  }
+  for (int64_t id : held_) ready_.push_back(id);
+  held_.clear();
+}
+
+bool JobTracker::RerunLostMapOutput(const TaskRecord& task,
+                                    const std::string& why) {
+  if (task.id < 1 || task.id >= next_id_ || task.stage == kReduceStage) {
+    return false;
+  }
+  Slot& s = slots_[task.id - 1];
+  if (!s.loaded) {
+    // Counted as succeeded at load, never loaded: take it from the store.
+    s.loaded = true;
+    s.state = TaskState::kSucceeded;
+    s.stage = StageIndex(task.stage);
+    s.payload = task.payload;
+    s.attempt = task.attempt;
+  }
+  if (s.state != TaskState::kSucceeded) return false;
+  // Not the task's fault: a fresh retry budget.
+  s.attempt_base = s.attempt;
+  SetState(s, TaskState::kPending);
+  Log(task.id, s.attempt, LogLevel::kWarn, why + ": running it again");
+  WriteUpdate(task.id, s, s.attempt, 0, "", "");
+  Enqueue(task.id, s);
+  return true;
+}
+
 int64_t JobTracker::EnsureReduceTask() {
   if (reduce_id_ != 0) return reduce_id_;
   const int64_t id = next_id_++;
@@ -313,7 +443,7 @@ int64_t JobTracker::EnsureReduceTask() {
   s.stage = StageIndex(kReduceStage);
   s.loaded = true;
   s.state = TaskState::kPending;
-  ++counts_[static_cast<size_t>(TaskState::kPending)];
+  Count(s.stage, TaskState::kPending, 1);
   TaskRecord rec;
   rec.job_id = job_id_;
   rec.id = id;

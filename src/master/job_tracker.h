@@ -45,9 +45,31 @@ class JobTracker {
   // Adds a task read from the store. An in-flight task (its master died)
   // becomes pending again; its next dispatch is attempt+1.
   void AddLoadedTask(TaskRecord&& task);
-  // Tasks the store holds as terminal, counted but not loaded.
-  void AddTerminalCounts(const TaskCounts& counts);
+  // Tasks the store holds as terminal (by stage), counted but not loaded.
+  void AddTerminalCounts(const std::vector<StageCounts>& stages);
   void SetNextTaskId(int64_t next_id);
+  // Shuffle jobs: the number of reduce tasks, created (stage "reduce",
+  // payload the partition number) once every other task has succeeded, and
+  // dispatched to workers like any task — but only while every map task is
+  // succeeded (a map rerun for a lost output holds them back).
+  void SetShufflePartitions(int partitions) {
+    shuffle_partitions_ = partitions;
+  }
+  // After loading: creates the reduce tasks if the maps are all done.
+  void MaybeStartShuffleReduce();
+  // A succeeded map task whose output was lost (its worker died): back to
+  // pending for a new attempt, with a fresh retry budget. `task` is its
+  // record (from the store, as terminal tasks are not loaded). False if it
+  // is not a succeeded map task.
+  bool RerunLostMapOutput(const TaskRecord& task, const std::string& why);
+  bool MapsAllSucceeded() const;
+  // The in-flight attempt `ref` will not count against its task's retry
+  // budget.
+  void RefundAttempt(int64_t task_id);
+  bool IsCurrentAttempt(const TaskRef& ref) const;
+  // Every reduce task of a shuffle job exists and succeeded.
+  bool ShuffleReduceDone() const;
+  const std::string& stage_of(int64_t task_id) const;
 
   // --- Scheduling ---
   // Up to `max` ready tasks for `worker`, now dispatched with attempt+1.
@@ -83,6 +105,8 @@ class JobTracker {
 
   // --- Observation ---
   const TaskCounts& counts() const { return counts_; }
+  // Counts by stage, stages in the order they were first seen.
+  std::vector<StageCounts> stage_counts() const;
   int64_t total_tasks() const;
   int64_t attempts_dispatched() const { return attempts_dispatched_; }
   int64_t failed_attempts() const { return failed_attempts_; }
@@ -108,6 +132,8 @@ class JobTracker {
   const Slot* Find(int64_t id) const;
   uint16_t StageIndex(const std::string& stage);
   uint16_t WorkerIndex(const std::string& worker);
+  void Count(uint16_t stage, TaskState state, int64_t delta);
+  static int64_t TotalOf(const TaskCounts& c);
   void SetState(Slot& s, TaskState to);
   void Enqueue(int64_t id, const Slot& s);
   void WriteUpdate(int64_t id, const Slot& s, int32_t expected_attempt,
@@ -124,6 +150,7 @@ class JobTracker {
   std::vector<Slot> slots_;  // slots_[id - 1]
   int64_t next_id_ = 1;
   std::vector<std::string> stages_;
+  std::vector<TaskCounts> stage_counts_;  // parallel to stages_
   std::vector<std::string> workers_ = {""};
   std::unordered_map<std::string, uint16_t> worker_index_;
   std::map<std::string, bool> known_workers_;
@@ -134,6 +161,9 @@ class JobTracker {
                       std::vector<std::pair<int64_t, int64_t>>, std::greater<>>
       delayed_;
   int64_t reduce_id_ = 0;
+  int shuffle_partitions_ = 1;
+  bool shuffle_reduce_created_ = false;
+  std::deque<int64_t> held_;  // shuffle reduce tasks waiting for the maps
   TaskCounts counts_{};
   int64_t attempts_dispatched_ = 0;
   int64_t failed_attempts_ = 0;

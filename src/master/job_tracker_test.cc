@@ -203,6 +203,36 @@ TEST_F(JobTrackerTest, MapChildrenAreCreatedWithTheParentsSuccess) {
   ASSERT_EQ(kids.size(), 3u);
   EXPECT_EQ(kids[0].stage, "page");
   EXPECT_EQ(kids[1].payload, "b");
+  // Counts by stage follow every change; the totals are their sum.
+  ASSERT_TRUE(t.OnReport(Ok(kids[0]), "w"));
+  const std::vector<StageCounts> st = t.stage_counts();
+  ASSERT_EQ(st.size(), 2u);
+  EXPECT_EQ(st[0].stage, "root");
+  EXPECT_EQ(st[0].counts[static_cast<size_t>(TaskState::kSucceeded)], 1);
+  EXPECT_EQ(st[1].stage, "page");
+  EXPECT_EQ(st[1].counts[static_cast<size_t>(TaskState::kSucceeded)], 1);
+  EXPECT_EQ(st[1].counts[static_cast<size_t>(TaskState::kDispatched)], 2);
+  EXPECT_EQ(TotalCounts(st), t.counts());
+}
+
+TEST_F(JobTrackerTest, TerminalCountsOfALoadedJobKeepTheirStages) {
+  JobTracker t = Make(Model::kMap);
+  StageCounts root{"root", {}};
+  root.counts[static_cast<size_t>(TaskState::kSucceeded)] = 1;
+  StageCounts page{"page", {}};
+  page.counts[static_cast<size_t>(TaskState::kSucceeded)] = 5;
+  page.counts[static_cast<size_t>(TaskState::kDead)] = 2;
+  page.counts[static_cast<size_t>(TaskState::kPending)] = 9;  // loaded below
+  t.AddTerminalCounts({root, page});
+  t.AddLoadedTask(Pending(9, "page"));
+  t.SetNextTaskId(10);
+  const std::vector<StageCounts> st = t.stage_counts();
+  ASSERT_EQ(st.size(), 2u);
+  EXPECT_EQ(st[1].stage, "page");
+  EXPECT_EQ(st[1].counts[static_cast<size_t>(TaskState::kSucceeded)], 5);
+  EXPECT_EQ(st[1].counts[static_cast<size_t>(TaskState::kDead)], 2);
+  EXPECT_EQ(st[1].counts[static_cast<size_t>(TaskState::kPending)], 1);
+  EXPECT_EQ(t.total_tasks(), 9);
 }
 
 TEST_F(JobTrackerTest, MapOutsideMapModelsFailsTheAttempt) {

@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <exception>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "core/fault.h"
 #include "core/metrics.h"
@@ -15,6 +17,7 @@
 #include "core/status_macros.h"
 #include "io/output_committer.h"
 #include "io/split.h"
+#include "master/shuffle_outputs.h"
 
 namespace taskgrid {
 namespace {
@@ -204,6 +207,9 @@ Status Master::Start(int64_t job_id,
   definition_.params = spec_.params;
   definition_.output = spec_.output;
   definition_.timeout_ms = spec_.timeout.count();
+  definition_.partitions = spec_.partitions;
+  definition_.memory_bytes = spec_.memory_bytes;
+  definition_.range_splits = spec_.range_splits;
 
   writer_ = std::make_unique<StoreWriter>(
       store_, job_id, epoch_, clock_, options_.writer,
@@ -211,11 +217,18 @@ Status Master::Start(int64_t job_id,
   auto tracker = std::make_unique<JobTracker>(job_id, spec_.model, spec_.retry,
                                               writer_.get(), clock_);
   tracker->SetKnownWorkers(worker_ids);
-  ASSIGN_OR_RETURN(TaskCounts counts, store_->CountTasks(job_id));
+  if (spec_.model == Model::kShuffle) {
+    tracker->SetShufflePartitions(spec_.partitions);
+    shuffle_ = std::make_unique<ShuffleOutputs>(spec_.partitions);
+    RETURN_IF_ERROR(shuffle_->Load(store_, job_id));
+  }
+  ASSIGN_OR_RETURN(std::vector<StageCounts> counts,
+                   store_->CountTasksByStage(job_id));
   tracker->AddTerminalCounts(counts);
   RETURN_IF_ERROR(store_->ForEachUnfinishedTask(
       job_id, [&](TaskRecord&& t) { tracker->AddLoadedTask(std::move(t)); }));
   tracker->SetNextTaskId(job.next_task_id);
+  tracker->MaybeStartShuffleReduce();
   std::lock_guard<std::mutex> lock(mu_);
   tracker_ = std::move(tracker);
   phase_ = Phase::kRunning;
@@ -247,6 +260,11 @@ void Master::WorkerLost(const std::string& worker_id, const std::string& why) {
   if (phase_ != Phase::kRunning) return;
   tracker_->ForgetWorker(worker_id);
   bool any = false;
+  if (shuffle_ && !tracker_->ShuffleReduceDone()) {
+    // Its map outputs are gone with it: make exactly those again.
+    RerunMapsLocked(shuffle_->HeldBy(worker_id),
+                    "map output lost with worker " + worker_id);
+  }
   OutcomeMetrics metrics;
   for (const TaskRef& ref : tracker_->InFlightOf(worker_id)) {
     TaskReport r;
@@ -264,12 +282,50 @@ void Master::WorkerLost(const std::string& worker_id, const std::string& why) {
   if (any && tracker_->AllTerminal()) state_cv_.notify_all();
 }
 
+void Master::RerunMapsLocked(const std::vector<int64_t>& ids,
+                             const std::string& why) {
+  for (int64_t id : ids) {
+    auto task = store_->GetTask(job_id_, id);
+    if (task.ok() && tracker_->RerunLostMapOutput(*task, why)) {
+      shuffle_->Erase(id);
+    }
+  }
+  WakeWorkersLocked();
+}
+
+void Master::OnLostMapOutputsLocked(const TaskReport& r) {
+  if (!tracker_->IsCurrentAttempt(r.ref)) return;  // fenced below anyway
+  // The worker that held an unreadable output is suspect as a whole (it
+  // may be gone, only not yet declared dead): every output it holds is
+  // made again, not one per failed reduce attempt.
+  for (int64_t id : r.lost_map_tasks) {
+    const std::string* w = shuffle_->WorkerOf(id);
+    if (w == nullptr) continue;  // already being made again
+    const std::string worker = *w;
+    RerunMapsLocked(shuffle_->HeldBy(worker),
+                    "map output lost with worker " + worker + " (reduce task " +
+                        std::to_string(r.ref.task_id) +
+                        " could not read map task " + std::to_string(id) +
+                        "'s)");
+  }
+  // Not the reduce's fault: the attempt does not count against its retry
+  // budget — a bounded number of times, so that outputs that can never be
+  // read (an unreachable data address) still end the job.
+  int& refunds = lost_output_refunds_[r.ref.task_id];
+  if (refunds < std::max(3, spec_.retry.max_attempts)) {
+    ++refunds;
+    tracker_->RefundAttempt(r.ref.task_id);
+  }
+}
+
 Progress Master::progress() const {
   std::lock_guard<std::mutex> lock(mu_);
   Progress p;
   if (tracker_) {
     p.counts = tracker_->counts();
+    p.stages = tracker_->stage_counts();
     p.total = tracker_->total_tasks();
+    p.loaded = true;
   }
   p.finished = phase_ == Phase::kDone;
   return p;
@@ -504,6 +560,15 @@ StatusOr<FetchResponse> Master::Fetch(const FetchRequest& req) {
     }
     if (phase_ == Phase::kRunning) {
       resp.tasks = tracker_->Dispatch(req.worker_id, req.max_tasks);
+      if (shuffle_) {
+        for (TaskAssignment& a : resp.tasks) {
+          if (a.stage != kReduceStage) continue;
+          int p = -1;
+          std::from_chars(a.payload.data(), a.payload.data() + a.payload.size(),
+                          p);
+          a.shuffle_inputs = shuffle_->InputsFor(p);
+        }
+      }
       if (!resp.tasks.empty()) {
         static Counter* const dispatched = Metrics().tasks_dispatched;
         dispatched->Add(resp.tasks.size());
@@ -541,9 +606,29 @@ StatusOr<ReportResponse> Master::Report(const std::string& worker_id,
     const int64_t task_id = r.ref.task_id;
     const int64_t started_ms = r.started_ms;
     const int64_t finished_ms = r.finished_ms;
+    if (shuffle_ && !r.ok && !r.lost_map_tasks.empty() &&
+        phase_ == Phase::kRunning) {
+      OnLostMapOutputsLocked(r);
+    }
+    std::optional<shuffle::MapOutputRef> map_output;
+    if (shuffle_ && r.ok && phase_ == Phase::kRunning &&
+        tracker_->stage_of(task_id) != kReduceStage) {
+      auto ref = shuffle_->Decode(task_id, r.result);
+      if (ref.ok()) {
+        map_output = *std::move(ref);
+      } else {
+        r.ok = false;
+        r.error = ref.status().ToString();
+      }
+    }
     const bool ok = phase_ == Phase::kRunning &&
                     tracker_->OnReport(std::move(r), worker_id);
     if (ok) metrics.Add(tracker_->state_of(task_id), started_ms, finished_ms);
+    if (ok && map_output &&
+        tracker_->state_of(task_id) == TaskState::kSucceeded) {
+      shuffle_->Set(task_id, *std::move(map_output));
+      wake_workers = true;  // the reduce tasks may be ready now
+    }
     wake_workers |= ok && may_spawn;
     resp.accepted.push_back(ok);
   }

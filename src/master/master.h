@@ -18,6 +18,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,6 +26,7 @@
 
 #include "core/clock.h"
 #include "master/job_tracker.h"
+#include "master/shuffle_outputs.h"
 #include "master/store_writer.h"
 #include "rpc/transport.h"
 #include "store/state_store.h"
@@ -61,7 +63,9 @@ struct JobOutcome {
 
 struct Progress {
   TaskCounts counts{};
+  std::vector<StageCounts> stages;
   int64_t total = 0;
+  bool loaded = false;  // the job is loaded: the counts are its own
   bool finished = false;
 };
 
@@ -111,6 +115,10 @@ class Master : public MasterService {
   // The job commit of output files (io/output_committer.h).
   Status CommitOutputs(std::unique_lock<std::mutex>& lock);
   JobOutcome OutcomeLocked(JobState state, std::string error) const;
+  // Shuffle: map tasks `ids` run again (their outputs are lost).
+  void RerunMapsLocked(const std::vector<int64_t>& ids, const std::string& why);
+  // Shuffle: a reduce attempt failed reading the outputs it names.
+  void OnLostMapOutputsLocked(const TaskReport& r);
 
   StateStore* const store_;
   const ProcessorRegistry* const registry_;
@@ -130,7 +138,9 @@ class Master : public MasterService {
   bool interrupted_ = false;          // guarded by mu_
   Status writer_error_;               // guarded by mu_
   std::unique_ptr<StoreWriter> writer_;
-  std::unique_ptr<JobTracker> tracker_;  // guarded by mu_
+  std::unique_ptr<JobTracker> tracker_;         // guarded by mu_
+  std::unique_ptr<ShuffleOutputs> shuffle_;     // shuffle jobs; guarded by mu_
+  std::map<int64_t, int> lost_output_refunds_;  // by reduce task; mu_
 };
 
 }  // namespace taskgrid

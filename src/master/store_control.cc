@@ -26,25 +26,37 @@ StatusOr<SubmitJobResponse> StoreControl::SubmitJob(
   return SubmitJobResponse{r.job_id, r.existed};
 }
 
-StatusOr<TaskCounts> StoreControl::CountsOf(const JobRecord& job) {
+StatusOr<JobStatus> StoreControl::StatusOf(JobRecord job) {
+  if (options_.live && !IsTerminal(job.state)) {
+    if (std::optional<Progress> p = options_.live(job.id);
+        p && p->loaded && !p->finished) {
+      return JobStatus{std::move(job), p->counts, std::move(p->stages)};
+    }
+  }
+  std::vector<StageCounts> stages;
+  bool cached = false;
   if (IsTerminal(job.state)) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = finished_counts_.find(job.id);
     if (it != finished_counts_.end() && it->second.state == job.state &&
         it->second.epoch == job.epoch &&
         it->second.finished_ms == job.finished_ms) {
-      return it->second.counts;
+      stages = it->second.stages;
+      cached = true;
     }
   }
-  ASSIGN_OR_RETURN(TaskCounts counts, store_->CountTasks(job.id));
-  if (IsTerminal(job.state)) {
-    // Counted after the job was read: if it changed in between (a rerun),
-    // its record changed too, and the next read misses this entry.
-    std::lock_guard<std::mutex> lock(mu_);
-    finished_counts_[job.id] =
-        CachedCounts{job.state, job.epoch, job.finished_ms, counts};
+  if (!cached) {
+    ASSIGN_OR_RETURN(stages, store_->CountTasksByStage(job.id));
+    if (IsTerminal(job.state)) {
+      // Counted after the job was read: if it changed in between (a rerun),
+      // its record changed too, and the next read misses this entry.
+      std::lock_guard<std::mutex> lock(mu_);
+      finished_counts_[job.id] =
+          CachedCounts{job.state, job.epoch, job.finished_ms, stages};
+    }
   }
-  return counts;
+  const TaskCounts counts = TotalCounts(stages);
+  return JobStatus{std::move(job), counts, std::move(stages)};
 }
 
 StatusOr<std::vector<JobStatus>> StoreControl::ListJobs(int64_t limit) {
@@ -52,16 +64,16 @@ StatusOr<std::vector<JobStatus>> StoreControl::ListJobs(int64_t limit) {
   std::vector<JobStatus> out;
   out.reserve(jobs.size());
   for (JobRecord& job : jobs) {
-    ASSIGN_OR_RETURN(TaskCounts counts, CountsOf(job));
-    out.push_back(JobStatus{std::move(job), counts});
+    ASSIGN_OR_RETURN(JobStatus st, StatusOf(std::move(job)));
+    st.stages.clear();
+    out.push_back(std::move(st));
   }
   return out;
 }
 
 StatusOr<JobStatus> StoreControl::GetJob(int64_t job_id) {
   ASSIGN_OR_RETURN(JobRecord job, store_->GetJob(job_id));
-  ASSIGN_OR_RETURN(TaskCounts counts, CountsOf(job));
-  return JobStatus{std::move(job), counts};
+  return StatusOf(std::move(job));
 }
 
 StatusOr<std::vector<TaskRecord>> StoreControl::ListTasks(

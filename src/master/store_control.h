@@ -4,7 +4,9 @@
 //
 // Counts of a finished job are counted once and kept (keyed by the job's
 // state, epoch and finish time, which a rerun or cancel changes): a finished
-// 10M-task job's page is then not a scan of its rows per poll.
+// 10M-task job's page is then not a scan of its rows per poll. A job that a
+// master in this process drives answers from that master's memory
+// (options.live), exact and free.
 //
 // Thread-safety: thread-safe (the store is).
 #ifndef TASKGRID_MASTER_STORE_CONTROL_H_
@@ -13,10 +15,12 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/clock.h"
+#include "master/master.h"
 #include "rpc/control.h"
 
 namespace taskgrid {
@@ -26,6 +30,8 @@ struct StoreControlOptions {
   std::function<std::vector<std::string>()> workers;
   // Whether a live process drives the job now (rerun is refused then).
   std::function<bool(const JobRecord&)> is_running;
+  // The progress of job `id` if a master in this process drives it now.
+  std::function<std::optional<Progress>(int64_t id)> live;
   Clock* clock = nullptr;  // nullptr = Clock::Real()
 };
 
@@ -57,10 +63,11 @@ class StoreControl : public ControlService {
     JobState state;
     int64_t epoch;
     int64_t finished_ms;
-    TaskCounts counts;
+    std::vector<StageCounts> stages;
   };
-  // The job's counts: from the cache if it is finished and unchanged.
-  StatusOr<TaskCounts> CountsOf(const JobRecord& job);
+  // The job with its counts: from a live master, from the cache if it is
+  // finished and unchanged, else counted in the store.
+  StatusOr<JobStatus> StatusOf(JobRecord job);
 
   StateStore* const store_;
   const StoreControlOptions options_;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "cli/local_runner.h"
 #include "store/sqlite/sqlite_state_store.h"
@@ -68,6 +69,51 @@ input: {range: {start: 0, end: 3, step: 1}}
   EXPECT_EQ(st->job.state, JobState::kCancelled);
   EXPECT_EQ(Count(*st, TaskState::kSucceeded), 2);
   EXPECT_EQ(Count(*st, TaskState::kCancelled), 1);
+  ASSERT_EQ(st->stages.size(), 1u);
+  EXPECT_EQ(st->stages[0].stage, "map");
+  EXPECT_EQ(st->stages[0].counts, st->counts);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(StoreControlTest, ADrivenJobAnswersFromItsMaster) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("tg-sc-live-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  auto store = OpenSqliteStateStore((dir / "state.db").string());
+  ASSERT_TRUE(store.ok()) << store.status();
+  Progress live;
+  live.loaded = true;
+  live.counts[static_cast<size_t>(TaskState::kRunning)] = 7;
+  live.stages = {StageCounts{"x", live.counts}};
+  int calls = 0;
+  StoreControl control(store->get(),
+                       {.live = [&](int64_t id) -> std::optional<Progress> {
+                         ++calls;
+                         if (id != 1) return std::nullopt;
+                         return live;
+                       }});
+  auto sub = control.SubmitJob({R"(
+name: two
+processor: noop
+model: map
+input: {range: {start: 0, end: 2, step: 1}}
+)",
+                                false});
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  ASSERT_EQ(sub->job_id, 1);
+  auto st = control.GetJob(1);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(Count(*st, TaskState::kRunning), 7);  // the master's, not the
+  EXPECT_EQ(Count(*st, TaskState::kPending), 0);  // store's 2 pending
+  ASSERT_EQ(st->stages.size(), 1u);
+  EXPECT_EQ(st->stages[0].stage, "x");
+  // A master that has not loaded the job yet: the store counts.
+  live.loaded = false;
+  st = control.GetJob(1);
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(Count(*st, TaskState::kPending), 2);
+  EXPECT_EQ(st->stages[0].stage, "map");
+  EXPECT_EQ(calls, 2);
   std::filesystem::remove_all(dir);
 }
 

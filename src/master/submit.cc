@@ -5,12 +5,40 @@
 #include "core/status_macros.h"
 #include "io/split.h"
 #include "master/job_tracker.h"
+#include "taskgrid/processor.h"
 
 namespace taskgrid {
 
-StatusOr<SubmitResult> SubmitJob(StateStore* store, const JobSpec& spec,
+namespace {
+
+// A shuffle job whose processor samples its input (ShuffleProcessor::
+// ChooseSplitPoints) gets range split points now, once, in its spec: every
+// map task then partitions alike, and a resumed job keeps them. Fewer
+// distinct sample keys than partitions make fewer partitions.
+StatusOr<JobSpec> WithSplitPoints(const JobSpec& spec,
+                                  const std::vector<std::string>& files) {
+  JobSpec out = spec;
+  if (spec.model != Model::kShuffle || !spec.range_splits.empty() ||
+      spec.partitions <= 1) {
+    return out;
+  }
+  auto proc = ProcessorRegistry::Global().Create(spec.processor);
+  auto* sp = dynamic_cast<ShuffleProcessor*>(proc.get());
+  if (sp == nullptr) return out;
+  ASSIGN_OR_RETURN(out.range_splits,
+                   sp->ChooseSplitPoints(files, spec.params, spec.partitions));
+  if (!out.range_splits.empty()) {
+    out.partitions = static_cast<int>(out.range_splits.size()) + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+StatusOr<SubmitResult> SubmitJob(StateStore* store, const JobSpec& in_spec,
                                  const std::vector<std::string>& workers,
                                  bool force, Clock* clock) {
+  JobSpec spec = in_spec;
   JobRecord job;
   job.name = spec.name;
   job.key = force ? "" : spec.key;
@@ -38,10 +66,13 @@ StatusOr<SubmitResult> SubmitJob(StateStore* store, const JobSpec& spec,
     // resumed job reads exactly the files it started with.
     ASSIGN_OR_RETURN(std::vector<std::string> paths, ExpandGlobs(spec.files));
     ASSIGN_OR_RETURN(splits, PlanSplits(paths, spec.split_bytes));
+    ASSIGN_OR_RETURN(spec, WithSplitPoints(spec, paths));
+    job.spec_yaml = JobSpecToYaml(spec);
     stage = "map";
     count = static_cast<int64_t>(splits.size());
     payload = [&](int64_t i) { return splits[i].ToPayload(); };
-  } else if ((spec.model == Model::kMap || spec.model == Model::kMapReduce) &&
+  } else if ((spec.model == Model::kMap || spec.model == Model::kMapReduce ||
+              spec.model == Model::kShuffle) &&
              spec.InputTaskCount() > 0) {
     stage = "map";
     count = spec.InputTaskCount();

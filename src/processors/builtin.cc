@@ -5,6 +5,7 @@
 
 #include "processors/logstats.h"
 #include "processors/shell.h"
+#include "processors/wordcount.h"
 #include "taskgrid/processor.h"
 
 namespace taskgrid {
@@ -46,6 +47,7 @@ void RegisterBuiltinProcessors(ProcessorRegistry& registry) {
       .IgnoreError();
   registry.Register("shell", [] { return NewShellProcessor(); }).IgnoreError();
   registry.Register("logstats", NewLogStatsProcessor).IgnoreError();
+  registry.Register("wordcount", NewWordCountProcessor).IgnoreError();
 }
 
 }  // namespace taskgrid

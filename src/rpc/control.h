@@ -39,6 +39,8 @@ struct SubmitJobResponse {
 struct JobStatus {
   JobRecord job;
   TaskCounts counts{};
+  // By stage (GetJob only; ListJobs leaves it empty).
+  std::vector<StageCounts> stages;
 };
 
 struct WorkerStatus {
@@ -48,6 +50,7 @@ struct WorkerStatus {
   int slots = 0;
   int64_t last_seen_ms = 0;  // wall clock of its last call
   int64_t running = 0;       // attempts it holds now (dispatched or running)
+  std::string data_address;  // its data service, "host:port"; "" = none
 };
 
 struct ClusterStatus {

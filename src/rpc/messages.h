@@ -22,6 +22,10 @@ struct JobDefinition {
   Params params;
   std::string output;
   int64_t timeout_ms = 0;  // 0 = no limit
+  // Shuffle jobs (JobSpec's fields of the same names).
+  int partitions = 1;
+  int64_t memory_bytes = 0;
+  std::vector<std::string> range_splits;
 };
 
 struct WorkerInfo {
@@ -29,6 +33,9 @@ struct WorkerInfo {
   int slots = 1;
   std::string host;
   int64_t pid = 0;
+  // Where its data service (worker/data_service.h) answers, "host:port";
+  // "" = it serves no data. tg://ID/PATH URLs resolve to it.
+  std::string data_address;
 };
 
 struct TaskRef {
@@ -37,10 +44,27 @@ struct TaskRef {
   int32_t attempt = 0;
 };
 
+// One map output's segment for a shuffle reduce task: partition
+// `payload` of map task `map_task_id`, bytes [offset, offset + length) of
+// `path` on the worker whose data service answers at `address` ("" = this
+// machine's disk, embedded mode).
+struct ShuffleInput {
+  int64_t map_task_id = 0;
+  std::string address;
+  std::string path;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  uint64_t records = 0;
+  uint32_t crc = 0;
+};
+
 struct TaskAssignment {
   TaskRef ref;
   std::string stage;
   std::string payload;
+  // Shuffle reduce tasks: the partition's segment of every map output, in
+  // map task id order (filled at dispatch, so always the current outputs).
+  std::vector<ShuffleInput> shuffle_inputs;
 };
 
 struct FetchRequest {
@@ -75,6 +99,9 @@ struct TaskReport {
   std::vector<ReportedLog> logs;
   std::vector<ChildTasks> children;     // from TaskContext::Map, when ok
   std::vector<OutputFileInfo> outputs;  // sealed output files, when ok
+  // A shuffle reduce that failed: the map tasks whose outputs it could not
+  // read (the master makes them again; the attempt does not count).
+  std::vector<int64_t> lost_map_tasks;
 };
 
 struct ReportResponse {

@@ -25,6 +25,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/output_file.h"
@@ -129,11 +130,30 @@ struct LeaderRecord {
   int64_t heartbeat_ms = 0;  // its last renewal (0 = released)
 };
 
+// The order of a task list. Duration is finished_ms - started_ms of a task
+// that has both; tasks without one (never run, or running) come last.
+enum class TaskOrder { kId, kDurationDesc, kAttemptsDesc };
+
 struct TaskFilter {
   std::optional<TaskState> state;
   std::optional<std::string> stage;
-  int64_t after_id = 0;  // only tasks with id > after_id (keyset paging)
+  int64_t after_id = 0;  // kId: only tasks with id > after_id (keyset paging)
   int64_t limit = 100;   // <= 0 means no limit
+  // Sorted orders (ties by id) page by `offset` (after_id is ignored) and
+  // read every task of the job that passes the filter, so a page of a
+  // 10M-task job costs a scan; filters by state failed or dead use an index.
+  TaskOrder order = TaskOrder::kId;
+  int64_t offset = 0;
+};
+
+// "id", "duration", "attempts" (the names the CLI and the web API take).
+std::string_view TaskOrderName(TaskOrder order);
+std::optional<TaskOrder> ParseTaskOrder(std::string_view name);
+
+// Counts by state of the tasks of one stage.
+struct StageCounts {
+  std::string stage;
+  TaskCounts counts{};
 };
 
 class StateStore {
@@ -181,6 +201,9 @@ class StateStore {
   virtual StatusOr<std::vector<TaskRecord>> ListTasks(
       int64_t job_id, const TaskFilter& filter) = 0;
   virtual StatusOr<TaskCounts> CountTasks(int64_t job_id) = 0;
+  // Counts by stage and state, stages in the order of their first task id.
+  virtual StatusOr<std::vector<StageCounts>> CountTasksByStage(
+      int64_t job_id) = 0;
 
   // Streams every task of the job that is not succeeded, dead or cancelled,
   // in id order (what a resuming master must load).
@@ -234,6 +257,24 @@ class StateStore {
   virtual StatusOr<int64_t> RerunTasks(int64_t job_id, bool failed_only,
                                        const std::vector<int64_t>& task_ids,
                                        const std::string& reset_stage) = 0;
+};
+
+// The sum over stages.
+TaskCounts TotalCounts(const std::vector<StageCounts>& stages);
+
+// For backends: collects the rows of a GROUP BY stage, state query into
+// CountTasksByStage's answer (stages ordered by their smallest task id).
+class StageCountsBuilder {
+ public:
+  void Add(std::string stage, TaskState state, int64_t count, int64_t min_id);
+  std::vector<StageCounts> Finish();
+
+ private:
+  struct Entry {
+    int64_t min_id;
+    StageCounts counts;
+  };
+  std::vector<Entry> entries_;
 };
 
 }  // namespace taskgrid

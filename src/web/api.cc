@@ -99,7 +99,7 @@ ApiResponse Api::ListJobs(const ApiParams& q) {
 ApiResponse Api::GetJob(int64_t job_id) {
   auto st = control_->GetJob(job_id);
   if (!st.ok()) return ErrorResponse(st.status());
-  return JsonResponse(JobDetailJson(st->job, st->counts));
+  return JsonResponse(JobDetailJson(*st));
 }
 
 ApiResponse Api::ListTasks(int64_t job_id, const ApiParams& q) {
@@ -115,11 +115,24 @@ ApiResponse Api::ListTasks(int64_t job_id, const ApiParams& q) {
     }
   }
   if (auto v = Param(q, "stage"); v && !v->empty()) f.stage = *v;
+  if (auto v = Param(q, "sort"); v && !v->empty()) {
+    auto order = ParseTaskOrder(*v);
+    if (!order) {
+      return ErrorResponse(InvalidArgumentError("unknown sort '" + *v +
+                                                "' (id, duration, attempts)"));
+    }
+    f.order = *order;
+  }
+  const bool by_id = f.order == TaskOrder::kId;
   const auto after = Param(q, "after");
   const auto offset = Param(q, "offset");
   if (after && offset) {
     return ErrorResponse(
         InvalidArgumentError("give after= or offset=, not both"));
+  }
+  if (after && !by_id) {
+    return ErrorResponse(InvalidArgumentError(
+        "after= pages the list by id; page a sorted list with offset="));
   }
   if (after) {
     auto n = ParseCount("after", *after);
@@ -127,16 +140,20 @@ ApiResponse Api::ListTasks(int64_t job_id, const ApiParams& q) {
     f.after_id = *n;
   }
   if (offset) {
-    // Task ids are dense from 1, so skipping N tasks is after_id = N: but
-    // only over all tasks; under a filter it would skip ids, not matches.
-    if (f.state || f.stage) {
-      return ErrorResponse(InvalidArgumentError(
-          "offset= works only without state= and stage=; page a filtered "
-          "list with after= (the next_after of the previous page)"));
-    }
     auto n = ParseCount("offset", *offset);
     if (!n.ok()) return ErrorResponse(n.status());
-    f.after_id = *n;
+    if (!by_id) {
+      f.offset = *n;
+    } else if (f.state || f.stage) {
+      // Task ids are dense from 1, so skipping N tasks is after_id = N:
+      // but only over all tasks; under a filter it would skip ids.
+      return ErrorResponse(InvalidArgumentError(
+          "offset= works only without state= and stage= (or with sort=); "
+          "page a filtered list with after= (the next_after of the "
+          "previous page)"));
+    } else {
+      f.after_id = *n;
+    }
   }
   if (auto v = Param(q, "limit")) {
     auto n = ParseCount("limit", *v);
@@ -152,10 +169,15 @@ ApiResponse Api::ListTasks(int64_t job_id, const ApiParams& q) {
   json arr = json::array();
   for (const TaskRecord& t : *tasks) arr.push_back(TaskJson(t));
   const bool full = static_cast<int64_t>(tasks->size()) == f.limit;
-  return JsonResponse(
-      json{{"job", job_id},
-           {"tasks", std::move(arr)},
-           {"next_after", full ? json(tasks->back().id) : json(nullptr)}});
+  json page{{"job", job_id},
+            {"sort", TaskOrderName(f.order)},
+            {"tasks", std::move(arr)}};
+  if (by_id) {
+    page["next_after"] = full ? json(tasks->back().id) : json(nullptr);
+  } else {
+    page["next_offset"] = full ? json(f.offset + f.limit) : json(nullptr);
+  }
+  return JsonResponse(std::move(page));
 }
 
 ApiResponse Api::GetTask(int64_t job_id, int64_t task_id) {

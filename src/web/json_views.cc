@@ -58,8 +58,18 @@ json JobJson(const JobRecord& job, const TaskCounts& counts) {
               {"finished", TimeJson(job.finished_ms)}};
 }
 
-json JobDetailJson(const JobRecord& job, const TaskCounts& counts) {
-  json j = JobJson(job, counts);
+json JobDetailJson(const JobStatus& st) {
+  const JobRecord& job = st.job;
+  json j = JobJson(job, st.counts);
+  json stages = json::array();
+  for (const StageCounts& s : st.stages) {
+    int64_t total = 0;
+    for (int64_t n : s.counts) total += n;
+    stages.push_back(json{{"stage", s.stage},
+                          {"tasks", total},
+                          {"counts", CountsJson(s.counts)}});
+  }
+  j["stages"] = std::move(stages);
   j["result"] = job.result;
   j["owner"] = job.owner;
   j["epoch"] = job.epoch;
@@ -123,7 +133,8 @@ json WorkerJson(const WorkerStatus& w) {
               {"pid", w.pid},
               {"slots", w.slots},
               {"last_seen", TimeJson(w.last_seen_ms)},
-              {"running", w.running}};
+              {"running", w.running},
+              {"data_address", StringOrNull(w.data_address)}};
 }
 
 json ClusterJson(const ClusterStatus& c) {

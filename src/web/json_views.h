@@ -26,8 +26,9 @@ nlohmann::json TimeJson(int64_t ms);
 nlohmann::json CountsJson(const TaskCounts& counts);
 // id, name, key, state, tasks (total), counts, created, finished.
 nlohmann::json JobJson(const JobRecord& job, const TaskCounts& counts);
-// JobJson plus result, owner, epoch, heartbeat and spec (the YAML).
-nlohmann::json JobDetailJson(const JobRecord& job, const TaskCounts& counts);
+// JobJson plus result, owner, epoch, heartbeat, spec (the YAML) and stages
+// ([{"stage", "tasks", "counts"}] in the order of their first task).
+nlohmann::json JobDetailJson(const JobStatus& st);
 // id, stage (and "name", its older alias), state, attempt, worker, started,
 // finished, duration_ms, result_size, error, parent, payload.
 nlohmann::json TaskJson(const TaskRecord& t);

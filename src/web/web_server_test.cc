@@ -265,6 +265,47 @@ TEST_F(WebServerTest, PagesTasksByKeysetAndOffset) {
   }
 }
 
+TEST_F(WebServerTest, SortsTasksByDurationAndAttempts) {
+  Serve();
+  // Every task ran 250 ms in one attempt, except 23 and 24 (500 ms, 2).
+  json a = Get("/api/jobs/1/tasks?sort=attempts&limit=3");
+  EXPECT_EQ(Ids(a["tasks"]), (std::vector<int64_t>{23, 24, 1}));
+  EXPECT_EQ(a["sort"], "attempts");
+  EXPECT_EQ(a["next_offset"], 3);
+  EXPECT_FALSE(a.contains("next_after"));
+  json d = Get("/api/jobs/1/tasks?sort=duration&offset=1&limit=2");
+  EXPECT_EQ(Ids(d["tasks"]), (std::vector<int64_t>{24, 1}));
+  EXPECT_EQ(d["next_offset"], 3);
+  // A sorted list pages by offset under a filter too.
+  json last = Get("/api/jobs/1/tasks?sort=duration&state=succeeded&offset=22");
+  EXPECT_EQ(Ids(last["tasks"]), (std::vector<int64_t>{25}));
+  EXPECT_TRUE(last["next_offset"].is_null());
+  json dead = Get("/api/jobs/1/tasks?sort=attempts&state=dead&stage=extra");
+  EXPECT_EQ(Ids(dead["tasks"]), (std::vector<int64_t>{23, 24}));
+  EXPECT_EQ(Ids(Get("/api/jobs/1/tasks?sort=id&limit=2")["tasks"]),
+            (std::vector<int64_t>{1, 2}));
+
+  json bad = Get("/api/jobs/1/tasks?sort=size", 400);
+  EXPECT_NE(bad["error"].get<std::string>().find("size"), std::string::npos);
+  EXPECT_EQ(Get("/api/jobs/1/tasks?sort=duration&after=3", 400)["code"],
+            "INVALID_ARGUMENT");
+}
+
+TEST_F(WebServerTest, JobCountsByStage) {
+  Serve();
+  json stages = Get("/api/jobs/1")["stages"];
+  ASSERT_EQ(stages.size(), 2u);
+  EXPECT_EQ(stages[0]["stage"], "map");
+  EXPECT_EQ(stages[0]["tasks"], 20);
+  EXPECT_EQ(stages[0]["counts"]["succeeded"], 20);
+  EXPECT_EQ(stages[1]["stage"], "extra");
+  EXPECT_EQ(stages[1]["tasks"], 5);
+  EXPECT_EQ(stages[1]["counts"]["succeeded"], 3);
+  EXPECT_EQ(stages[1]["counts"]["dead"], 2);
+  // The list of jobs has no stages (they cost a count per job).
+  EXPECT_FALSE(Get("/api/jobs")["jobs"][1].contains("stages"));
+}
+
 TEST_F(WebServerTest, TaskDetailGroupsLogsByAttempt) {
   Serve();
   json d = Get("/api/jobs/1/tasks/23");

@@ -18,12 +18,57 @@
 namespace taskgrid {
 
 // One attempt in progress: the TaskContext the processor sees.
-class Worker::Running : public TaskContext {
+// A shuffle attempt also answers as a ShuffleTaskContext (from `shuffle`).
+class Worker::Running : public TaskContext, public ShuffleTaskContext {
  public:
   Running(const TaskAssignment& a, const JobDefinition& def,
-          const std::string& worker_id, Clock* clock)
-      : a_(a), def_(def), worker_id_(worker_id), clock_(clock) {
+          const std::string& worker_id, Clock* clock,
+          std::unique_ptr<ShuffleAttempt> shuffle = nullptr,
+          const shuffle::Partitioner* partitioner = nullptr)
+      : a_(a),
+        def_(def),
+        worker_id_(worker_id),
+        clock_(clock),
+        shuffle_(std::move(shuffle)),
+        partitioner_(partitioner) {
     if (def.timeout_ms > 0) deadline_mono_ = clock->MonoMs() + def.timeout_ms;
+  }
+
+  // TaskContext::Emit.
+  void Emit(std::string_view key, std::string_view value) override {
+    if (shuffle_ == nullptr || shuffle_->is_reduce()) {
+      throw std::logic_error(
+          "Emit() is only allowed in the map tasks of a shuffle job");
+    }
+    Status s = shuffle_->Emit(key, value);
+    if (!s.ok()) {
+      emit_error_ = s;
+      throw std::runtime_error(s.ToString());
+    }
+  }
+
+  // ShuffleTaskContext (shuffle jobs only).
+  const JobDefinition& definition() const override { return def_; }
+  const shuffle::Partitioner& partitioner() const override {
+    return *partitioner_;
+  }
+  StatusOr<std::string> MapOutputDir() override {
+    return shuffle_->MapOutputDir();
+  }
+  void SetMapOutput(shuffle::MapOutputInfo info) override {
+    shuffle_->SetMapOutput(std::move(info));
+  }
+  int partition() const override { return shuffle_->partition(); }
+  const std::vector<ShuffleInput>& inputs() const override {
+    return a_.shuffle_inputs;
+  }
+  StatusOr<std::unique_ptr<shuffle::SegmentSource>> OpenInput(
+      const ShuffleInput& in) override {
+    return shuffle_->OpenInput(in);
+  }
+  StatusOr<std::string> ScratchDir() override { return shuffle_->ScratchDir(); }
+  void ReportLostInput(int64_t map_task_id) override {
+    shuffle_->ReportLostInput(map_task_id);
   }
 
   int64_t job_id() const override { return a_.ref.job_id; }
@@ -104,11 +149,25 @@ class Worker::Running : public TaskContext {
     r.started_ms = started_ms;
     r.finished_ms = clock_->NowMs();
     std::lock_guard<std::mutex> lock(mu_);
+    if (!emit_error_.ok()) s = emit_error_;  // not "processor threw"
     if (s.ok() && cancelled_.load()) {
       // Finished, but too late: a timed-out attempt does not count.
       s = DeadlineExceededError(cancel_reason_);
     } else if (!s.ok() && cancelled_.load()) {
       s = Status(s.code(), cancel_reason_ + " (" + s.message() + ")");
+    }
+    if (s.ok() && shuffle_ != nullptr && !shuffle_->is_reduce()) {
+      // The map output is durable before the master hears of it.
+      auto result = shuffle_->FinishMap();
+      if (result.ok()) {
+        result_ = *std::move(result);
+      } else {
+        s = result.status().WithPrefix("map output");
+      }
+    }
+    if (!s.ok() && shuffle_ != nullptr) {
+      r.lost_map_tasks = std::move(shuffle_->lost_inputs());
+      shuffle_->Discard();
     }
     if (s.ok() && !attempt_dir_.empty()) {
       // Seal before reporting: the files must be durable before the master
@@ -147,6 +206,9 @@ class Worker::Running : public TaskContext {
   std::vector<ReportedLog> logs_;     // guarded by mu_
   std::string result_;                // processor thread only
   std::vector<ChildTasks> children_;  // processor thread only
+  const std::unique_ptr<ShuffleAttempt> shuffle_;  // shuffle jobs only
+  const shuffle::Partitioner* const partitioner_;  // shuffle jobs only
+  Status emit_error_;                              // processor thread only
 };
 
 Worker::Worker(WorkerOptions options, std::unique_ptr<MasterService> master,
@@ -154,7 +216,15 @@ Worker::Worker(WorkerOptions options, std::unique_ptr<MasterService> master,
     : options_(std::move(options)),
       master_(std::move(master)),
       registry_(registry),
-      clock_(options_.clock ? options_.clock : Clock::Real()) {}
+      clock_(options_.clock ? options_.clock : Clock::Real()),
+      shuffle_env_{
+          .data_dir = !options_.data_dir.empty()
+                          ? options_.data_dir
+                          : (std::filesystem::temp_directory_path() /
+                             ("taskgrid-data-" + std::to_string(getpid())))
+                                .string(),
+          .worker_id = options_.id,
+          .data_address = options_.data_address} {}
 
 Worker::~Worker() {
   Stop();
@@ -167,6 +237,7 @@ Status Worker::Start() {
   info.slots = options_.slots;
   info.pid = getpid();
   info.host = HostName();
+  info.data_address = options_.data_address;
   Status s = master_->RegisterWorker(info);
   if (!s.ok()) return s;
   live_slots_ = options_.slots;
@@ -191,9 +262,18 @@ bool Worker::done() const { return live_slots_.load() == 0; }
 
 namespace {
 
-// Runs the processor, turning an exception into a failed attempt.
-Status RunGuarded(Processor& p, TaskContext& ctx) {
+// Runs the processor (a shuffle job's reduce tasks: its ReducePartition),
+// turning an exception into a failed attempt.
+Status RunGuarded(Processor& p, TaskContext& ctx, bool shuffle_reduce) {
   try {
+    if (shuffle_reduce) {
+      auto* sp = dynamic_cast<ShuffleProcessor*>(&p);
+      if (sp == nullptr) {
+        return FailedPreconditionError(
+            "a shuffle job's processor must derive from ShuffleProcessor");
+      }
+      return sp->ReducePartition(ctx);
+    }
     return p.Process(ctx);
   } catch (const std::exception& e) {
     return UnknownError(std::string("processor threw: ") + e.what());
@@ -208,6 +288,7 @@ void Worker::SlotLoop(int) {
   // Per-slot caches: one job definition and processor instance per job.
   std::map<int64_t, JobDefinition> defs;
   std::map<int64_t, std::unique_ptr<Processor>> procs;
+  std::map<int64_t, std::shared_ptr<const shuffle::Partitioner>> partitioners;
   int batch = 1;
   int64_t backoff_ms = 10;
   while (!stop_) {
@@ -236,6 +317,7 @@ void Worker::SlotLoop(int) {
         // A long-lived worker sees many jobs: forget the old ones.
         defs.clear();
         procs.clear();
+        partitioners.clear();
       }
       if (dit == defs.end()) {
         auto def = master_->GetJobDefinition(job_id);
@@ -247,13 +329,37 @@ void Worker::SlotLoop(int) {
           continue;
         }
         dit = defs.emplace(job_id, *std::move(def)).first;
+        if (options_.on_job) options_.on_job(dit->second);
       }
       auto pit = procs.find(job_id);
       if (pit == procs.end()) {
         pit = procs.emplace(job_id, registry_->Create(dit->second.processor))
                   .first;
       }
-      Running run(a, dit->second, options_.id, clock_);
+      const JobDefinition& def = dit->second;
+      std::unique_ptr<ShuffleAttempt> shuffle;
+      const shuffle::Partitioner* partitioner = nullptr;
+      Status setup;
+      if (def.model == Model::kShuffle) {
+        auto part = partitioners.find(job_id);
+        if (part == partitioners.end()) {
+          auto made = MakeJobPartitioner(def);
+          if (made.ok()) {
+            part = partitioners.emplace(job_id, *std::move(made)).first;
+          } else {
+            setup = made.status();
+          }
+        }
+        if (setup.ok()) {
+          partitioner = part->second.get();
+          shuffle = std::make_unique<ShuffleAttempt>(
+              a, def, shuffle_env_, part->second,
+              dynamic_cast<ShuffleProcessor*>(pit->second.get()));
+        }
+      }
+      const bool shuffle_reduce = shuffle != nullptr && shuffle->is_reduce();
+      if (shuffle_reduce) MaybeInjectFault("shuffle-reduce-start");
+      Running run(a, def, options_.id, clock_, std::move(shuffle), partitioner);
       const int64_t started = clock_->NowMs();
       if (fetched->tasks.size() == 1) {
         master_->Started(options_.id, {a.ref}).IgnoreError();
@@ -262,11 +368,12 @@ void Worker::SlotLoop(int) {
         std::lock_guard<std::mutex> lock(running_mu_);
         running_.push_back(&run);
       }
-      Status s =
-          pit->second == nullptr
-              ? FailedPreconditionError("processor '" + dit->second.processor +
-                                        "' is not registered in this worker")
-              : RunGuarded(*pit->second, run);
+      Status s = pit->second == nullptr
+                     ? FailedPreconditionError("processor '" + def.processor +
+                                               "' is not registered in this "
+                                               "worker")
+                 : !setup.ok() ? setup
+                               : RunGuarded(*pit->second, run, shuffle_reduce);
       {
         std::lock_guard<std::mutex> lock(running_mu_);
         running_.erase(std::find(running_.begin(), running_.end(), &run));

@@ -16,6 +16,7 @@
 #define TASKGRID_WORKER_WORKER_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,6 +26,7 @@
 #include "core/clock.h"
 #include "rpc/transport.h"
 #include "taskgrid/processor.h"
+#include "worker/shuffle_task.h"
 
 namespace taskgrid {
 
@@ -35,6 +37,18 @@ struct WorkerOptions {
   int64_t fetch_wait_ms = 500;
   int max_batch = 256;
   Clock* clock = nullptr;  // nullptr = Clock::Real()
+  // Sent in WorkerInfo: where this worker's data service answers ("" =
+  // none; worker/data_service.h).
+  std::string data_address;
+  // Called from a slot thread before the first task of a job a slot runs
+  // (again after the slot forgot old jobs), with the job's definition: the
+  // worker process adds the job's output directory to its data service.
+  // Must be thread-safe and quick. Empty = nothing.
+  std::function<void(const JobDefinition&)> on_job;
+  // Shuffle jobs: map outputs go under DATA_DIR/shuffle ("" = a directory
+  // in the system's temporary directory); reduce tasks read other workers'
+  // outputs as tg:// URLs (worker/shuffle_task.h).
+  std::string data_dir;
 };
 
 class Worker {
@@ -62,6 +76,7 @@ class Worker {
   const std::unique_ptr<MasterService> master_;
   const ProcessorRegistry* const registry_;
   Clock* const clock_;
+  const ShuffleEnv shuffle_env_;
 
   std::atomic<bool> stop_{false};
   std::atomic<int> live_slots_{0};

@@ -165,6 +165,12 @@ try {
                 async () => (await page.locator("#failed-tasks tr[data-task]").count()) === 3);
   await shot("2-job-failed");
   check(true, "job failed with its 3 dead tasks listed on the job page");
+  const mapRow = await waitFor("the stage table", async () => {
+    const t = await page.locator('#stages tr[data-stage="map"] td.num')
+        .first().textContent().catch(() => "");
+    return t === "24 / 24" ? t : "";
+  });
+  check(mapRow === "24 / 24", "counts by stage: map 24 / 24 finished");
 
   // The task list, filtered to dead tasks.
   await page.goto(`${base}/#/jobs/${job}/tasks`);
@@ -177,6 +183,25 @@ try {
   const states = await page.locator("#tasks tr[data-task] .state").allTextContents();
   check(states.every((s) => s === "dead"), `filter state=dead shows 3 dead tasks`);
   await shot("3-tasks-dead");
+
+  // Sorted by attempts, over all states: the dead tasks (2 attempts each)
+  // come first.
+  await page.selectOption("#state-filter", "");
+  await page.selectOption("#sort-order", "attempts");
+  await waitFor("the attempts order", async () =>
+      page.url().includes("sort=attempts") && !page.url().includes("state=") &&
+      (await page.locator("#tasks tr[data-task]").count()) === 24);
+  const sortedStates =
+      await page.locator("#tasks tr[data-task] .state").allTextContents();
+  check(sortedStates.slice(0, 3).every((s) => s === "dead") &&
+            sortedStates.slice(3).every((s) => s === "succeeded"),
+        "sort=attempts lists the 3 dead tasks first");
+  await shot("3b-tasks-by-attempts");
+  await page.selectOption("#sort-order", "id");
+  await page.selectOption("#state-filter", "dead");
+  await waitFor("the dead filter again", async () =>
+      page.url().includes("state=dead") &&
+      (await page.locator("#tasks tr[data-task]").count()) === 3);
 
   // One dead task: its log says why.
   await page.locator("#tasks tr[data-task] a").first().click();

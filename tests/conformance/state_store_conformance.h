@@ -963,6 +963,116 @@ TYPED_TEST_P(StateStoreConformanceTest, ListTasksFiltersAndPages) {
   EXPECT_EQ(seen, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
 }
 
+TYPED_TEST_P(StateStoreConformanceTest, ListTasksSortedByDurationAndAttempts) {
+  // id: duration ms (-: never finished), attempt, state.
+  struct Row {
+    int64_t duration;
+    int32_t attempt;
+    TaskState state;
+  };
+  const Row rows[] = {
+      {50, 1, TaskState::kSucceeded}, {-1, 0, TaskState::kPending},
+      {90, 3, TaskState::kDead},      {50, 2, TaskState::kSucceeded},
+      {10, 3, TaskState::kFailed},    {-1, 1, TaskState::kRunning},
+      {70, 1, TaskState::kDead},      {0, 1, TaskState::kSucceeded},
+  };
+  std::vector<TaskRecord> tasks;
+  for (size_t i = 0; i < std::size(rows); ++i) {
+    TaskRecord t = MakeTask(static_cast<int64_t>(i) + 1, i % 2 ? "b" : "a", 0,
+                            rows[i].state);
+    t.attempt = rows[i].attempt;
+    if (rows[i].attempt > 0) t.started_ms = 1000;
+    if (rows[i].duration >= 0) t.finished_ms = 1000 + rows[i].duration;
+    tasks.push_back(t);
+  }
+  const int64_t job = this->NewJob(tasks);
+  auto sorted = [](TaskOrder order, int64_t offset, int64_t limit,
+                   std::optional<TaskState> state = std::nullopt,
+                   std::optional<std::string> stage = std::nullopt) {
+    TaskFilter f;
+    f.order = order;
+    f.offset = offset;
+    f.limit = limit;
+    f.state = state;
+    f.stage = stage;
+    f.after_id = 99;  // ignored by sorted orders
+    return f;
+  };
+  struct Case {
+    const char* name;
+    TaskFilter filter;
+    std::vector<int64_t> want;
+  };
+  const auto kDur = TaskOrder::kDurationDesc;
+  const auto kAtt = TaskOrder::kAttemptsDesc;
+  const Case cases[] = {
+      {"duration", sorted(kDur, 0, 0), {3, 7, 1, 4, 5, 8, 2, 6}},
+      {"duration page", sorted(kDur, 2, 3), {1, 4, 5}},
+      {"duration past end", sorted(kDur, 8, 3), {}},
+      {"duration dead", sorted(kDur, 0, 0, TaskState::kDead), {3, 7}},
+      {"duration failed", sorted(kDur, 0, 0, TaskState::kFailed), {5}},
+      {"duration stage b", sorted(kDur, 0, 0, std::nullopt, "b"), {4, 8, 2, 6}},
+      {"attempts", sorted(kAtt, 0, 0), {3, 5, 4, 1, 6, 7, 8, 2}},
+      {"attempts page", sorted(kAtt, 1, 2), {5, 4}},
+      {"attempts succeeded",
+       sorted(kAtt, 0, 0, TaskState::kSucceeded),
+       {4, 1, 8}},
+      {"attempts dead in a", sorted(kAtt, 0, 0, TaskState::kDead, "a"), {3, 7}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    TGC_ASSERT_OK_AND_ASSIGN(std::vector<TaskRecord> got,
+                             this->store().ListTasks(job, c.filter));
+    EXPECT_EQ(Ids(got), c.want);
+  }
+  // The by-id order with a state of the partial index pages by id.
+  TaskFilter dead;
+  dead.state = TaskState::kDead;
+  dead.after_id = 3;
+  TGC_ASSERT_OK_AND_ASSIGN(std::vector<TaskRecord> got,
+                           this->store().ListTasks(job, dead));
+  EXPECT_EQ(Ids(got), (std::vector<int64_t>{7}));
+}
+
+TYPED_TEST_P(StateStoreConformanceTest, CountTasksByStageInFirstIdOrder) {
+  // Stages first seen at ids 1 (root), 2 (page), 5 (reduce); "page" has a
+  // task before "root"'s second one.
+  std::vector<TaskRecord> tasks = {
+      MakeTask(1, "root", 0, TaskState::kSucceeded),
+      MakeTask(2, "page", 1, TaskState::kSucceeded),
+      MakeTask(3, "page", 1, TaskState::kDead),
+      MakeTask(4, "page", 1, TaskState::kSucceeded),
+      MakeTask(5, "reduce", 0, TaskState::kPending),
+      MakeTask(6, "root", 0, TaskState::kFailed),
+  };
+  const int64_t job = this->NewJob(tasks);
+  this->NewJob(MakeTasks(3, "other"));
+  TGC_ASSERT_OK_AND_ASSIGN(std::vector<StageCounts> got,
+                           this->store().CountTasksByStage(job));
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].stage, "root");
+  EXPECT_EQ(got[1].stage, "page");
+  EXPECT_EQ(got[2].stage, "reduce");
+  auto n = [](const StageCounts& c, TaskState st) {
+    return c.counts[static_cast<size_t>(st)];
+  };
+  EXPECT_EQ(n(got[0], TaskState::kSucceeded), 1);
+  EXPECT_EQ(n(got[0], TaskState::kFailed), 1);
+  EXPECT_EQ(n(got[1], TaskState::kSucceeded), 2);
+  EXPECT_EQ(n(got[1], TaskState::kDead), 1);
+  EXPECT_EQ(n(got[2], TaskState::kPending), 1);
+  int64_t total = 0;
+  for (const StageCounts& c : got) {
+    for (int64_t k : c.counts) total += k;
+  }
+  EXPECT_EQ(total, 6);
+  const int64_t empty = this->NewJob({});
+  TGC_ASSERT_OK_AND_ASSIGN(got, this->store().CountTasksByStage(empty));
+  EXPECT_TRUE(got.empty());
+  EXPECT_TRUE(HasCode(this->store().CountTasksByStage(999999),
+                      StatusCode::kNotFound, "999999"));
+}
+
 TYPED_TEST_P(StateStoreConformanceTest, CountTasksByState) {
   std::vector<TaskRecord> tasks;
   int64_t id = 1;
@@ -1563,14 +1673,15 @@ REGISTER_TYPED_TEST_SUITE_P(
     ApplyFencesStaleAttempts, CancelledTaskIsNeverOverwritten, CancelJob,
     RerunFailedOnly, RerunByIdsDeletesDescendants,
     RerunWithoutResetStageKeepsOthers, RerunErrorsChangeNothing, RerunDeepChain,
-    ListTasksFiltersAndPages, CountTasksByState, ForEachUnfinishedTaskInIdOrder,
-    ForEachResultOrderAndExclusion, LogsByAttemptThenWriteOrder,
-    LargeBatchCreateAndUpdate, DataSurvivesCloseAndReopen,
-    TwoHandlesShareStateAndFence, ConcurrentCallsFromThreads,
-    LeaderOfAFreshStoreIsNobody, ClaimLeadershipFirstThenRenew,
-    ClaimLeadershipLeaseRules, ReleaseLetsAnotherTakeOverAtOnce,
-    ClaimJudgesAgainIfTheLeaderChanged, LeadershipSurvivesReopen,
-    RacingClaimsElectExactlyOneLeader);
+    ListTasksFiltersAndPages, ListTasksSortedByDurationAndAttempts,
+    CountTasksByStageInFirstIdOrder, CountTasksByState,
+    ForEachUnfinishedTaskInIdOrder, ForEachResultOrderAndExclusion,
+    LogsByAttemptThenWriteOrder, LargeBatchCreateAndUpdate,
+    DataSurvivesCloseAndReopen, TwoHandlesShareStateAndFence,
+    ConcurrentCallsFromThreads, LeaderOfAFreshStoreIsNobody,
+    ClaimLeadershipFirstThenRenew, ClaimLeadershipLeaseRules,
+    ReleaseLetsAnotherTakeOverAtOnce, ClaimJudgesAgainIfTheLeaderChanged,
+    LeadershipSurvivesReopen, RacingClaimsElectExactlyOneLeader);
 
 }  // namespace conformance
 }  // namespace taskgrid

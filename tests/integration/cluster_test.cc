@@ -86,8 +86,10 @@ class ClusterTest : public ::testing::Test {
   }
 
   Process* StartWorker(const std::string& id, int slots = 2,
-                       const std::string& token_file = "") {
+                       const std::string& token_file = "",
+                       std::vector<std::string> env = {}) {
     SpawnOptions o;
+    o.env = std::move(env);
     o.stderr_path = dir_.Path("worker-" + id + ".log");
     o.cwd = dir_.path();
     std::string error;
@@ -227,6 +229,55 @@ class ClusterTest : public ::testing::Test {
     }
   }
 
+  // Generates the demo logs (gzip, zstd and plain) under DIR/demo.
+  std::string GenerateDemoLogs(const std::string& size) {
+    const std::string demo = dir_.Path("demo");
+    CommandResult gen = RunCommand({TASKGRID_TESTBIN, "demo", "--generate-only",
+                                    "--dir", demo, "--size", size},
+                                   seconds(120));
+    EXPECT_TRUE(gen.exited && gen.exit_code == 0) << gen.Describe();
+    return demo + "/logs/**";
+  }
+  // Runs `spec_of("embedded")` on the embedded engine.
+  void RunEmbedded(const std::string& spec) {
+    CommandResult embedded =
+        RunCommand({TASKGRID_TESTBIN, "run", spec, "--workers", "2", "--state",
+                    dir_.Path("embedded.db")},
+                   seconds(120));
+    ASSERT_TRUE(embedded.exited && embedded.exit_code == 0)
+        << embedded.Describe();
+  }
+  // Every file of DIR/embedded and DIR/cluster is the same, the manifest
+  // included (same inputs, same task ids).
+  void ExpectSameOutputs(size_t min_files) {
+    std::set<std::string> names, cluster_names;
+    for (const auto& e : fs::directory_iterator(dir_.Path("embedded"))) {
+      names.insert(e.path().filename().string());
+    }
+    for (const auto& e : fs::directory_iterator(dir_.Path("cluster"))) {
+      cluster_names.insert(e.path().filename().string());
+    }
+    EXPECT_EQ(names, cluster_names);
+    EXPECT_GE(names.size(), min_files);
+    for (const std::string& name : names) {
+      EXPECT_EQ(ReadFile(dir_.Path("embedded/" + name)),
+                ReadFile(dir_.Path("cluster/" + name)))
+          << name;
+    }
+  }
+  // A wordcount job spec over `glob` writing to DIR/OUT.
+  std::string WordCountSpec(const std::string& glob, const std::string& out) {
+    const std::string path = dir_.Path(out + ".yaml");
+    WriteFile(path,
+              "name: wordcount\nprocessor: wordcount\nmodel: shuffle\n"
+              "input: {files: [\"" +
+                  glob +
+                  "\"]}\npartitions: 3\nmemory: 256KiB\n"
+                  "retry: {max_attempts: 4, backoff: 100ms}\noutput: " +
+                  dir_.Path(out) + "\n");
+    return path;
+  }
+
   TempDir dir_;
   std::unique_ptr<PgTestDatabase> db_;
   std::string store_;
@@ -262,47 +313,90 @@ TEST_F(ClusterTest, SubmitWaitRunsAJobAndInspectWorksRemotely) {
 // A job gives the same bytes embedded and in a cluster: logstats, its
 // reduce writing the output files on the master.
 TEST_F(ClusterTest, LogstatsOutputIsIdenticalToEmbedded) {
-  const std::string demo = dir_.Path("demo");
-  CommandResult gen = RunCommand({TASKGRID_TESTBIN, "demo", "--generate-only",
-                                  "--dir", demo, "--size", "3MiB"},
-                                 seconds(120));
-  ASSERT_TRUE(gen.exited && gen.exit_code == 0) << gen.Describe();
+  const std::string logs = GenerateDemoLogs("3MiB");
   auto spec = [&](const std::string& out) {
     const std::string path = dir_.Path(out + ".yaml");
     WriteFile(path,
               "name: logstats\nprocessor: logstats\nmodel: mapreduce\n"
               "input: {files: [\"" +
-                  demo + "/logs/**\"]}\nparams: {top: 5}\noutput: " +
-                  dir_.Path(out) + "\n");
+                  logs + "\"]}\nparams: {top: 5}\noutput: " + dir_.Path(out) +
+                  "\n");
     return path;
   };
-  CommandResult embedded =
-      RunCommand({TASKGRID_TESTBIN, "run", spec("embedded"), "--workers", "2",
-                  "--state", dir_.Path("embedded.db")},
-                 seconds(120));
-  ASSERT_TRUE(embedded.exited && embedded.exit_code == 0)
-      << embedded.Describe();
+  RunEmbedded(spec("embedded"));
   StartMaster();
   ASSERT_TRUE(WaitUntil([&] { return Leads(0); }, seconds(10)));
   StartWorker("w1", 1);
   StartWorker("w2", 1);
   CommandResult cluster = Tg({"submit", spec("cluster"), "--wait"});
   ASSERT_TRUE(cluster.exited && cluster.exit_code == 0) << cluster.Describe();
-  // Every file, the manifest included (same inputs, same task ids).
-  std::set<std::string> names, cluster_names;
-  for (const auto& e : fs::directory_iterator(dir_.Path("embedded"))) {
-    names.insert(e.path().filename().string());
+  ExpectSameOutputs(3);  // results, _manifest.csv, _SUCCESS
+}
+
+// Shuffle across worker processes: reduce tasks fetch their partitions
+// from the other worker's data service; the output is the embedded one.
+TEST_F(ClusterTest, ShuffleWordCountMatchesEmbedded) {
+  const std::string logs = GenerateDemoLogs("2MiB");
+  RunEmbedded(WordCountSpec(logs, "embedded"));
+  StartMaster();
+  ASSERT_TRUE(WaitUntil([&] { return Leads(0); }, seconds(10)));
+  StartWorker("w1", 1);
+  StartWorker("w2", 1);
+  CommandResult cluster =
+      Tg({"submit", WordCountSpec(logs, "cluster"), "--wait"});
+  ASSERT_TRUE(cluster.exited && cluster.exit_code == 0) << cluster.Describe();
+  ExpectSameOutputs(5);  // part-00000..2, _manifest.csv, _SUCCESS
+}
+
+// A worker dies after its map tasks succeeded, as it starts the first
+// reduce task (before any reduce fetched): the master runs exactly its map
+// tasks again elsewhere, then the reduces; the result is exact.
+TEST_F(ClusterTest, MapOutputsLostWithTheirWorkerAreMadeAgain) {
+  const std::string logs = GenerateDemoLogs("2MiB");
+  RunEmbedded(WordCountSpec(logs, "embedded"));
+  StartMaster();
+  ASSERT_TRUE(WaitUntil([&] { return Leads(0); }, seconds(10)));
+  Process* w1 =
+      StartWorker("w1", 2, "", {"TASKGRID_FAULT=shuffle-reduce-start"});
+  const int64_t job = Submit(WordCountSpec(logs, "cluster"));
+  ASSERT_GT(job, 0);
+  ASSERT_TRUE(w1->WaitFor(seconds(60))) << "w1 never reached a reduce";
+  // Every map task succeeded (on w1) before it died: the job's first stage.
+  std::map<int64_t, std::pair<int, std::string>> maps_before;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        json st = TgJson({"status", std::to_string(job), "--json"});
+        if (!st.is_object() || st["stages"].empty()) return false;
+        const json& map = st["stages"][0];
+        if (map["stage"] != "map" ||
+            map["tasks"] != map["counts"]["succeeded"]) {
+          return false;
+        }
+        maps_before = SucceededTasks(job);
+        return maps_before.size() == map["tasks"].get<size_t>();
+      },
+      seconds(10)))
+      << ReadFile(dir_.Path("worker-w1.log")) << MasterLog(0);
+  for (const auto& [id, aw] : maps_before) {
+    EXPECT_EQ(aw.second, "w1") << "task " << id;
   }
-  for (const auto& e : fs::directory_iterator(dir_.Path("cluster"))) {
-    cluster_names.insert(e.path().filename().string());
+  StartWorker("w2", 2);
+  EXPECT_EQ(WaitForEnd(job), "succeeded")
+      << MasterLog(0)
+      << Tg({"tasks", std::to_string(job), "--status", "dead"}).out;
+  ExpectSameOutputs(5);
+  // Every map ran again, on w2, as a later attempt; then the reduces.
+  const auto after = SucceededTasks(job);
+  for (const auto& [id, aw] : maps_before) {
+    ASSERT_TRUE(after.count(id)) << "task " << id;
+    EXPECT_EQ(after.at(id).second, "w2") << "task " << id;
+    EXPECT_GT(after.at(id).first, aw.first) << "task " << id;
   }
-  EXPECT_EQ(names, cluster_names);
-  EXPECT_GE(names.size(), 3u);  // results, _manifest.csv, _SUCCESS
-  for (const std::string& name : names) {
-    EXPECT_EQ(ReadFile(dir_.Path("embedded/" + name)),
-              ReadFile(dir_.Path("cluster/" + name)))
-        << name;
-  }
+  EXPECT_EQ(after.size(), maps_before.size() + 3);
+  const CommandResult log = Tg({"logs", std::to_string(job),
+                                std::to_string(maps_before.begin()->first)});
+  EXPECT_NE(log.out.find("map output lost with worker w1"), std::string::npos)
+      << log.out;
 }
 
 // 1. kill -9 of a worker mid-job, twice, at random points.

@@ -155,6 +155,8 @@ void ToProto(const TaskFilter& in, pb::TaskFilter* out) {
   if (in.stage.has_value()) out->set_stage(*in.stage);
   out->set_after_id(in.after_id);
   out->set_limit(in.limit);
+  out->set_order(static_cast<pb::TaskOrder>(in.order));
+  out->set_offset(in.offset);
 }
 
 StatusOr<TaskFilter> FromProto(const pb::TaskFilter& in) {
@@ -167,6 +169,21 @@ StatusOr<TaskFilter> FromProto(const pb::TaskFilter& in) {
   if (in.has_stage()) out.stage = in.stage();
   out.after_id = in.after_id();
   out.limit = in.limit();
+  switch (in.order()) {
+    case pb::TASK_ORDER_ID:
+      out.order = TaskOrder::kId;
+      break;
+    case pb::TASK_ORDER_DURATION_DESC:
+      out.order = TaskOrder::kDurationDesc;
+      break;
+    case pb::TASK_ORDER_ATTEMPTS_DESC:
+      out.order = TaskOrder::kAttemptsDesc;
+      break;
+    default:
+      return InvalidArgumentError("task filter: unknown order " +
+                                  std::to_string(in.order()));
+  }
+  out.offset = in.offset();
   return out;
 }
 
@@ -186,22 +203,49 @@ LeaderRecord FromProto(const pb::LeaderRecord& in) {
   return out;
 }
 
+namespace {
+
+void CountsToProto(const TaskCounts& in,
+                   google::protobuf::RepeatedField<int64_t>* out) {
+  out->Reserve(static_cast<int>(in.size()));
+  for (int64_t c : in) out->Add(c);
+}
+
+StatusOr<TaskCounts> CountsFromProto(
+    const google::protobuf::RepeatedField<int64_t>& in,
+    const std::string& what) {
+  if (in.size() > kNumTaskStates) {
+    return InvalidArgumentError(
+        what + ": " + std::to_string(in.size()) + " task counts, but only " +
+        std::to_string(kNumTaskStates) + " task states are known");
+  }
+  TaskCounts out{};
+  for (int i = 0; i < in.size(); ++i) out[i] = in[i];
+  return out;
+}
+
+}  // namespace
+
 void ToProto(const JobStatus& in, pb::JobStatus* out) {
   ToProto(in.job, out->mutable_job());
-  out->mutable_counts()->Reserve(static_cast<int>(in.counts.size()));
-  for (int64_t c : in.counts) out->add_counts(c);
+  CountsToProto(in.counts, out->mutable_counts());
+  for (const StageCounts& s : in.stages) {
+    pb::StageCounts* p = out->add_stages();
+    p->set_stage(s.stage);
+    CountsToProto(s.counts, p->mutable_counts());
+  }
 }
 
 StatusOr<JobStatus> FromProto(const pb::JobStatus& in) {
   JobStatus out;
   ASSIGN_OR_RETURN(out.job, FromProto(in.job()));
-  if (in.counts_size() > kNumTaskStates) {
-    return InvalidArgumentError(
-        "job " + std::to_string(in.job().id()) + ": " +
-        std::to_string(in.counts_size()) + " task counts, but only " +
-        std::to_string(kNumTaskStates) + " task states are known");
+  const std::string what = "job " + std::to_string(in.job().id());
+  ASSIGN_OR_RETURN(out.counts, CountsFromProto(in.counts(), what));
+  for (const pb::StageCounts& p : in.stages()) {
+    ASSIGN_OR_RETURN(TaskCounts counts,
+                     CountsFromProto(p.counts(), what + " stage " + p.stage()));
+    out.stages.push_back(StageCounts{p.stage(), counts});
   }
-  for (int i = 0; i < in.counts_size(); ++i) out.counts[i] = in.counts(i);
   return out;
 }
 
@@ -212,6 +256,7 @@ void ToProto(const WorkerStatus& in, pb::WorkerStatus* out) {
   out->set_slots(in.slots);
   out->set_last_seen_ms(in.last_seen_ms);
   out->set_running(in.running);
+  out->set_data_address(in.data_address);
 }
 
 WorkerStatus FromProto(const pb::WorkerStatus& in) {
@@ -222,6 +267,7 @@ WorkerStatus FromProto(const pb::WorkerStatus& in) {
   out.slots = in.slots();
   out.last_seen_ms = in.last_seen_ms();
   out.running = in.running();
+  out.data_address = in.data_address();
   return out;
 }
 

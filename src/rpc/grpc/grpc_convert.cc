@@ -16,6 +16,8 @@ pb::Model ModelToProto(Model m) {
       return pb::MODEL_MAP;
     case Model::kMapReduce:
       return pb::MODEL_MAPREDUCE;
+    case Model::kShuffle:
+      return pb::MODEL_SHUFFLE;
   }
   return pb::MODEL_STANDALONE;
 }
@@ -31,6 +33,9 @@ void ToProto(const JobDefinition& in, pb::JobDefinition* out) {
   for (const auto& [k, v] : in.params.values()) (*params)[k] = v;
   out->set_output(in.output);
   out->set_timeout_ms(in.timeout_ms);
+  out->set_partitions(in.partitions);
+  out->set_memory_bytes(in.memory_bytes);
+  for (const std::string& k : in.range_splits) out->add_range_splits(k);
 }
 
 StatusOr<JobDefinition> FromProto(const pb::JobDefinition& in) {
@@ -51,6 +56,9 @@ StatusOr<JobDefinition> FromProto(const pb::JobDefinition& in) {
     case pb::MODEL_MAPREDUCE:
       out.model = Model::kMapReduce;
       break;
+    case pb::MODEL_SHUFFLE:
+      out.model = Model::kShuffle;
+      break;
     default:
       return InvalidArgumentError("job definition " +
                                   std::to_string(in.job_id()) +
@@ -62,6 +70,9 @@ StatusOr<JobDefinition> FromProto(const pb::JobDefinition& in) {
   out.params = Params(std::move(params));
   out.output = in.output();
   out.timeout_ms = in.timeout_ms();
+  out.partitions = in.partitions();
+  out.memory_bytes = in.memory_bytes();
+  out.range_splits.assign(in.range_splits().begin(), in.range_splits().end());
   return out;
 }
 
@@ -70,6 +81,7 @@ void ToProto(const WorkerInfo& in, pb::WorkerInfo* out) {
   out->set_slots(in.slots);
   out->set_host(in.host);
   out->set_pid(in.pid);
+  out->set_data_address(in.data_address);
 }
 
 WorkerInfo FromProto(const pb::WorkerInfo& in) {
@@ -78,6 +90,7 @@ WorkerInfo FromProto(const pb::WorkerInfo& in) {
   out.slots = in.slots();
   out.host = in.host();
   out.pid = in.pid();
+  out.data_address = in.data_address();
   return out;
 }
 
@@ -107,6 +120,16 @@ void ToProto(const TaskAssignment& in, pb::TaskAssignment* out) {
   ToProto(in.ref, out->mutable_ref());
   out->set_stage(in.stage);
   out->set_payload(in.payload);
+  for (const ShuffleInput& si : in.shuffle_inputs) {
+    pb::ShuffleInput* p = out->add_shuffle_inputs();
+    p->set_map_task_id(si.map_task_id);
+    p->set_address(si.address);
+    p->set_path(si.path);
+    p->set_offset(si.offset);
+    p->set_length(si.length);
+    p->set_records(si.records);
+    p->set_crc(si.crc);
+  }
 }
 
 TaskAssignment FromProto(const pb::TaskAssignment& in) {
@@ -114,6 +137,12 @@ TaskAssignment FromProto(const pb::TaskAssignment& in) {
   out.ref = FromProto(in.ref());
   out.stage = in.stage();
   out.payload = in.payload();
+  out.shuffle_inputs.reserve(in.shuffle_inputs_size());
+  for (const pb::ShuffleInput& p : in.shuffle_inputs()) {
+    out.shuffle_inputs.push_back(ShuffleInput{p.map_task_id(), p.address(),
+                                              p.path(), p.offset(), p.length(),
+                                              p.records(), p.crc()});
+  }
   return out;
 }
 
@@ -169,6 +198,7 @@ void ToProto(const TaskReport& in, pb::TaskReport* out) {
     po->set_bytes(o.bytes);
     po->set_crc32(o.crc32);
   }
+  for (int64_t id : in.lost_map_tasks) out->add_lost_map_tasks(id);
 }
 
 TaskReport FromProto(const pb::TaskReport& in) {
@@ -194,6 +224,8 @@ TaskReport FromProto(const pb::TaskReport& in) {
   for (const auto& po : in.outputs()) {
     out.outputs.push_back(OutputFileInfo{po.name(), po.bytes(), po.crc32()});
   }
+  out.lost_map_tasks.assign(in.lost_map_tasks().begin(),
+                            in.lost_map_tasks().end());
   return out;
 }
 

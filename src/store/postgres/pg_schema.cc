@@ -117,6 +117,12 @@ COMMENT ON TABLE cluster_leader IS 'the leading master of a cluster (one '
   'row); epoch grows at every change of leader; heartbeat_ms: last renewal '
   'in ms since the epoch, 0 = released';
 )sql",
+    // Version 4: the tasks that failed or are dead, so that a filter by
+    // those states (the dashboard's "failed first") does not scan a 10M-task
+    // job. Partial: a task only pays for it while it is failed or dead.
+    R"sql(
+CREATE INDEX tasks_unhealthy ON tasks (job_id, id) WHERE state IN (4, 5);
+)sql",
 };
 static_assert(std::size(kMigrations) == PostgresStateStore::kSchemaVersion);
 

@@ -58,7 +58,7 @@ class PostgresStateStore : public StateStore {
   // The schema version this binary writes (the same numbering as
   // SqliteStateStore's). A database whose version is newer is refused with
   // kFailedPrecondition; older ones are migrated in one transaction.
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // Connects to the database of `conninfo` (a postgresql:// URL or a
   // key=value string, as libpq takes them; unless it says otherwise,
@@ -94,6 +94,7 @@ class PostgresStateStore : public StateStore {
   StatusOr<std::vector<TaskRecord>> ListTasks(
       int64_t job_id, const TaskFilter& filter) override;
   StatusOr<TaskCounts> CountTasks(int64_t job_id) override;
+  StatusOr<std::vector<StageCounts>> CountTasksByStage(int64_t job_id) override;
   Status ForEachUnfinishedTask(
       int64_t job_id, const std::function<void(TaskRecord&&)>& fn) override;
   Status ForEachOutput(

@@ -85,8 +85,11 @@ StatusOr<TaskRecord> PostgresStateStore::GetTask(int64_t job_id,
 StatusOr<std::vector<TaskRecord>> PostgresStateStore::ListTasks(
     int64_t job_id, const TaskFilter& filter) {
   ASSIGN_OR_RETURN(Reader r, BorrowReader());
+  const bool unhealthy =
+      filter.state == TaskState::kFailed || filter.state == TaskState::kDead;
+  const bool by_id = filter.order == TaskOrder::kId;
   Params p;
-  p.Int8(job_id).Int8(filter.after_id);
+  p.Int8(job_id).Int8(by_id ? filter.after_id : filter.offset);
   if (filter.state) {
     p.Int4(static_cast<int>(*filter.state));
   } else {
@@ -104,7 +107,8 @@ StatusOr<std::vector<TaskRecord>> PostgresStateStore::ListTasks(
   }
   std::vector<TaskRecord> tasks;
   RETURN_IF_ERROR(r.conn()->Stream(
-      pg::kListTasksSql, p, [&](const Result& res, int i) -> Status {
+      pg::kListTasksSql[static_cast<int>(filter.order)][unhealthy], p,
+      [&](const Result& res, int i) -> Status {
         ASSIGN_OR_RETURN(TaskRecord t, pg::ReadTaskRow(res, i));
         tasks.push_back(std::move(t));
         return OkStatus();
@@ -125,6 +129,21 @@ StatusOr<TaskCounts> PostgresStateStore::CountTasks(int64_t job_id) {
   }
   if (res.rows() == 0) RETURN_IF_ERROR(CheckJobExists(r.conn(), job_id));
   return counts;
+}
+
+StatusOr<std::vector<StageCounts>> PostgresStateStore::CountTasksByStage(
+    int64_t job_id) {
+  ASSIGN_OR_RETURN(Reader r, BorrowReader());
+  Params p;
+  p.Int8(job_id);
+  ASSIGN_OR_RETURN(Result res, r.conn()->Exec(pg::kCountByStageSql, p));
+  StageCountsBuilder counts;
+  for (int i = 0; i < res.rows(); ++i) {
+    ASSIGN_OR_RETURN(TaskState state, pg::DecodeTaskState(res.Int(i, 1)));
+    counts.Add(res.Str(i, 0), state, res.Int(i, 2), res.Int(i, 3));
+  }
+  if (res.rows() == 0) RETURN_IF_ERROR(CheckJobExists(r.conn(), job_id));
+  return counts.Finish();
 }
 
 Status PostgresStateStore::ForEachUnfinishedTask(

@@ -227,11 +227,15 @@ TEST_F(PostgresStateStoreTest, SchemaIsPlainSqlForOperators) {
                     "'schema_version')"),
             6);
   EXPECT_EQ(raw.Int("SELECT count(*) FROM cluster_leader"), 1);
-  // Only primary keys on tasks and task_logs: a state change touches no
+  // Only primary keys on tasks and task_logs, and the partial index of
+  // failed and dead tasks: a state change of a healthy task touches no
   // index.
   EXPECT_EQ(raw.Int("SELECT count(*) FROM pg_indexes WHERE tablename IN "
                     "('tasks', 'task_logs')"),
-            2);
+            3);
+  EXPECT_EQ(raw.Int("SELECT count(*) FROM pg_indexes WHERE indexname = "
+                    "'tasks_unhealthy' AND indexdef LIKE '%WHERE%'"),
+            1);
   // What an operator would type.
   EXPECT_EQ(
       raw.Query("SELECT name FROM jobs WHERE id = " + std::to_string(*job)),
@@ -258,6 +262,7 @@ TEST_F(PostgresStateStoreTest, MigratesAVersion2Database) {
     // What a binary of schema version 2 left behind.
     RawConn raw(conninfo());
     raw.Query("DROP TABLE cluster_leader");
+    raw.Query("DROP INDEX tasks_unhealthy");
     raw.Query("UPDATE schema_version SET version = 2");
   }
   auto store = OpenStore();

@@ -65,7 +65,7 @@ class SqliteStateStore : public StateStore {
   // The schema version this binary writes. Opening a file whose version is
   // newer fails with kFailedPrecondition; older files are migrated in one
   // transaction.
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // Opens (creating it and its parent directories if needed) the database
   // at `path` and brings its schema up to date. InvalidArgument for an empty
@@ -95,6 +95,7 @@ class SqliteStateStore : public StateStore {
   StatusOr<std::vector<TaskRecord>> ListTasks(
       int64_t job_id, const TaskFilter& filter) override;
   StatusOr<TaskCounts> CountTasks(int64_t job_id) override;
+  StatusOr<std::vector<StageCounts>> CountTasksByStage(int64_t job_id) override;
   Status ForEachUnfinishedTask(
       int64_t job_id, const std::function<void(TaskRecord&&)>& fn) override;
   Status ForEachOutput(

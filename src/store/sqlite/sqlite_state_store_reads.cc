@@ -79,8 +79,14 @@ StatusOr<std::vector<TaskRecord>> SqliteStateStore::ListTasks(
   ASSIGN_OR_RETURN(Reader r, BorrowReader());
   std::vector<TaskRecord> tasks;
   {
-    ASSIGN_OR_RETURN(Stmt s, Get(r.db(), sq::kListTasksSql));
-    s.Int(1, job_id).Int(2, filter.after_id);
+    const bool unhealthy =
+        filter.state == TaskState::kFailed || filter.state == TaskState::kDead;
+    const bool by_id = filter.order == TaskOrder::kId;
+    ASSIGN_OR_RETURN(
+        Stmt s,
+        Get(r.db(),
+            sq::kListTasksSql[static_cast<int>(filter.order)][unhealthy]));
+    s.Int(1, job_id).Int(2, by_id ? filter.after_id : filter.offset);
     if (filter.state) {
       s.Int(3, static_cast<int>(*filter.state));
     } else {
@@ -120,6 +126,26 @@ StatusOr<TaskCounts> SqliteStateStore::CountTasks(int64_t job_id) {
   }
   if (!any) RETURN_IF_ERROR(CheckJobExists(r.db(), job_id));
   return counts;
+}
+
+StatusOr<std::vector<StageCounts>> SqliteStateStore::CountTasksByStage(
+    int64_t job_id) {
+  ASSIGN_OR_RETURN(Reader r, BorrowReader());
+  StageCountsBuilder counts;
+  bool any = false;
+  {
+    ASSIGN_OR_RETURN(Stmt s, Get(r.db(), sq::kCountByStageSql));
+    s.Int(1, job_id);
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      ASSIGN_OR_RETURN(TaskState state, sq::DecodeTaskState(s.ColInt(1)));
+      counts.Add(s.ColStr(0), state, s.ColInt(2), s.ColInt(3));
+      any = true;
+    }
+  }
+  if (!any) RETURN_IF_ERROR(CheckJobExists(r.db(), job_id));
+  return counts.Finish();
 }
 
 Status SqliteStateStore::ForEachUnfinishedTask(

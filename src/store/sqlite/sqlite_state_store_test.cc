@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "conformance/state_store_conformance.h"
+#include "store/sqlite/sqlite_schema.h"
 
 namespace taskgrid {
 namespace {
@@ -177,11 +178,12 @@ TEST_F(SqliteStateStoreTest, SchemaAsDesigned) {
   EXPECT_EQ(RawInt(raw, "SELECT version FROM schema_version"),
             SqliteStateStore::kSchemaVersion);
   EXPECT_EQ(RawInt(raw, "SELECT count(*) FROM schema_version"), 1);
-  // No secondary index on tasks: a state change touches one b-tree.
+  // No secondary index on tasks but the partial one of failed and dead
+  // tasks: a state change of a healthy task touches one b-tree.
   EXPECT_EQ(RawInt(raw,
                    "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
                    "AND tbl_name IN ('tasks', 'task_logs')"),
-            0);
+            1);
   EXPECT_EQ(RawInt(raw,
                    "SELECT count(*) FROM sqlite_master WHERE name = 'tasks' "
                    "AND sql LIKE '%WITHOUT ROWID%'"),
@@ -208,6 +210,21 @@ TEST_F(SqliteStateStoreTest, SchemaAsDesigned) {
   }
   sqlite3_finalize(s);
   EXPECT_THAT(plan, ::testing::HasSubstr("jobs_key"));
+  // A task list filtered by a state of that index uses it.
+  ASSERT_EQ(
+      sqlite3_prepare_v2(
+          raw,
+          (std::string("EXPLAIN QUERY PLAN ") +
+           sqlite_internal::kListTasksSql[static_cast<int>(TaskOrder::kId)][1])
+              .c_str(),
+          -1, &s, nullptr),
+      SQLITE_OK);
+  plan.clear();
+  while (sqlite3_step(s) == SQLITE_ROW) {
+    plan += reinterpret_cast<const char*>(sqlite3_column_text(s, 3));
+  }
+  sqlite3_finalize(s);
+  EXPECT_THAT(plan, ::testing::HasSubstr("tasks_unhealthy"));
   sqlite3_close(raw);
 }
 
@@ -223,8 +240,8 @@ TEST_F(SqliteStateStoreTest, MigratesAVersion2File) {
   // What a binary of schema version 2 left behind.
   sqlite3* raw = RawOpen();
   RawExec(raw,
-          "DROP TABLE cluster_leader; UPDATE schema_version SET "
-          "version = 2");
+          "DROP TABLE cluster_leader; DROP INDEX tasks_unhealthy; "
+          "UPDATE schema_version SET version = 2");
   sqlite3_close(raw);
 
   auto store = OpenStore();

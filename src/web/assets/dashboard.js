@@ -1,7 +1,8 @@
 // taskgrid dashboard: hash-routed views over the JSON API (docs/api.md).
 //   #/                      jobs
 //   #/jobs/ID               one job: progress, counts, throughput, failures
-//   #/jobs/ID/tasks?state=&stage=&after=   its tasks, paged on the server
+//   #/jobs/ID/tasks?state=&stage=&sort=&after=&offset=
+//                                          its tasks, paged on the server
 //   #/jobs/ID/tasks/TID     one task: payload, attempts, log
 //   #/workers               workers
 // Each view has mount() (builds the page) and update() (fetches and fills
@@ -12,6 +13,7 @@
 const STATES = ["pending", "dispatched", "running", "succeeded", "failed",
                 "dead", "cancelled"];
 const POLL_MS = 1000;
+const PAGE = 50;  // tasks per page of the task list
 
 // el("td", {class: "num"}, "text", child, ...)
 function el(tag, attrs, ...kids) {
@@ -231,6 +233,8 @@ const JobView = {
         el("div", {style: "display:flex; gap:3em; flex-wrap:wrap"},
            el("div", {}, el("h2", {}, "Tasks by state"),
               el("table", {class: "histo", id: "histo"})),
+           el("div", {}, el("h2", {}, "Tasks by stage"),
+              el("table", {class: "histo", id: "stages"})),
            el("div", {}, el("h2", {}, "Throughput (finished tasks/s)"),
               el("canvas", {id: "chart", width: 480, height: 160}))),
         el("h2", {}, "Failed and dead tasks ",
@@ -280,6 +284,12 @@ const JobView = {
                 el("td", {}, el("a", {href: "#/jobs/" + id + "/tasks?state=" + s}, s)),
                 el("td", {class: "num"}, c[s]), el("td", {}, b));
     }));
+    $("stages").replaceChildren(...(j.stages || []).map((g) =>
+        el("tr", {"data-stage": g.stage},
+           el("td", {}, el("a", {href: "#/jobs/" + id + "/tasks?stage=" +
+                                       encodeURIComponent(g.stage)}, g.stage)),
+           el("td", {class: "num"}, doneOf(g.counts) + " / " + g.tasks),
+           el("td", {}, stateBar(g.counts, g.tasks, false)))));
     if (isLive(j) || samples.points.length < 2) {
       samples.points.push({t: Date.now(), done: c.succeeded + c.dead});
       if (samples.points.length > 600) samples.points.shift();
@@ -313,28 +323,41 @@ const TasksView = {
                       (next.toString() ? "?" + next : "");
     };
     const stateSel = el("select", {id: "state-filter",
-                                   onchange: (e) => go({state: e.target.value, after: ""})},
+                                   onchange: (e) => go({state: e.target.value, after: "", offset: ""})},
         el("option", {value: ""}, "any state"),
         ...STATES.map((s) => el("option", {value: s}, s)));
     stateSel.value = q.get("state") || "";
     const stageIn = el("input", {id: "stage-filter", placeholder: "any stage",
                                  size: 12, value: q.get("stage") || "",
-                                 onchange: (e) => go({stage: e.target.value.trim(), after: ""})});
+                                 onchange: (e) => go({stage: e.target.value.trim(), after: "", offset: ""})});
+    const sortSel = el("select", {id: "sort-order",
+                                  onchange: (e) => go({sort: e.target.value === "id" ? "" : e.target.value,
+                                                       after: "", offset: ""})},
+        el("option", {value: "id"}, "task id"),
+        el("option", {value: "duration"}, "duration (longest first)"),
+        el("option", {value: "attempts"}, "attempts (most first)"));
+    sortSel.value = q.get("sort") || "id";
     view.append(
         el("h1", {}, el("a", {href: "#/jobs/" + id}, "Job " + id), " › tasks"),
         el("div", {class: "filters"}, el("label", {}, "State ", stateSel),
            el("label", {}, "Stage ", stageIn),
+           el("label", {}, "Sort by ", sortSel),
            el("span", {id: "page-info", class: "muted"})),
         taskTable("tasks"),
         el("div", {class: "pager"},
            el("a", {id: "first-page", href: "#"}, "« first page"),
+           el("a", {id: "prev-page", href: "#"}, "‹ previous page"),
            el("a", {id: "next-page", href: "#"}, "next page »")));
     this.go = go;
   },
+  // The `after` of the pages before this one (id order pages by key, which
+  // only goes forward): pushed by "next", popped by "previous".
+  trail: [],
   async update(p) {
     const id = p.job, q = p.query;
-    const api = new URLSearchParams({limit: "50"});
-    for (const k of ["state", "stage", "after"]) {
+    const sorted = !!q.get("sort") && q.get("sort") !== "id";
+    const api = new URLSearchParams({limit: String(PAGE)});
+    for (const k of ["state", "stage", "sort", sorted ? "offset" : "after"]) {
       if (q.get(k)) api.set(k, q.get(k));
     }
     const [body, j] = await Promise.all([
@@ -345,14 +368,42 @@ const TasksView = {
       $("tasks").append(el("tr", {}, el("td", {colspan: 9, class: "muted"},
                                             "no tasks match")));
     }
-    setText("page-info", body.tasks.length
-        ? "tasks " + body.tasks[0].id + "–" + body.tasks[body.tasks.length - 1].id +
-          " (ids after " + (q.get("after") || 0) + ")" : "");
-    const first = $("first-page"), next = $("next-page");
-    first.onclick = (e) => { e.preventDefault(); this.go({after: ""}); };
-    first.hidden = !q.get("after");
-    next.hidden = body.next_after == null;
-    next.onclick = (e) => { e.preventDefault(); this.go({after: body.next_after}); };
+    const offset = Number(q.get("offset") || 0);
+    setText("page-info", !body.tasks.length ? "" : sorted
+        ? "tasks " + (offset + 1) + "–" + (offset + body.tasks.length) +
+          " by " + q.get("sort")
+        : "tasks " + body.tasks[0].id + "–" + body.tasks[body.tasks.length - 1].id +
+          " (ids after " + (q.get("after") || 0) + ")");
+    const first = $("first-page"), prev = $("prev-page"), next = $("next-page");
+    const here = sorted ? offset : Number(q.get("after") || 0);
+    if (!here) this.trail = [];
+    first.hidden = !here;
+    first.onclick = (e) => {
+      e.preventDefault();
+      this.trail = [];
+      this.go({after: "", offset: ""});
+    };
+    prev.hidden = sorted ? !offset : !this.trail.length;
+    prev.onclick = (e) => {
+      e.preventDefault();
+      if (sorted) {
+        this.go({offset: offset > PAGE ? String(offset - PAGE) : ""});
+      } else {
+        const back = this.trail.pop();
+        this.go({after: back ? String(back) : ""});
+      }
+    };
+    const nextAt = sorted ? body.next_offset : body.next_after;
+    next.hidden = nextAt == null;
+    next.onclick = (e) => {
+      e.preventDefault();
+      if (sorted) {
+        this.go({offset: String(nextAt)});
+      } else {
+        this.trail.push(here);
+        this.go({after: String(nextAt)});
+      }
+    };
     return isLive(j);
   },
 };
