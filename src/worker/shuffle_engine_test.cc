@@ -112,10 +112,26 @@ class SumByKey : public ShuffleProcessor {
   std::optional<std::string> last_;
 };
 
+// A map task of another model: no shuffle context, and Emit() is refused.
+class NotShuffle : public MapProcessor {
+ public:
+  Status Process(TaskContext& ctx) override {
+    if (AsShuffleContext(ctx) != nullptr) {
+      return InternalError("a map task has a shuffle context");
+    }
+    if (ctx.payload() == "emit") ctx.Emit("k", "v");  // throws
+    return OkStatus();
+  }
+};
+
 const bool kRegistered = [] {
   ProcessorRegistry::Global()
       .Register("tg_test_shuffle_sum",
                 [] { return std::make_unique<SumByKey>(); })
+      .IgnoreError();
+  ProcessorRegistry::Global()
+      .Register("tg_test_not_shuffle",
+                [] { return std::make_unique<NotShuffle>(); })
       .IgnoreError();
   return true;
 }();
@@ -284,6 +300,25 @@ TEST_F(ShuffleEngineTest, WordCountIsExactAndGloballySorted) {
   EXPECT_EQ(got, expect);  // globally sorted across part-00000..3
   EXPECT_TRUE(std::filesystem::exists(out / "part-00003"));
   EXPECT_TRUE(std::filesystem::exists(out / "_SUCCESS"));
+}
+
+TEST_F(ShuffleEngineTest, OtherModelsHaveNoShuffle) {
+  auto spec = ParseJobSpec(
+      "name: m\nprocessor: tg_test_not_shuffle\nmodel: map\n"
+      "input: {list: [a, emit]}\nretry: {max_attempts: 1}\n",
+      "m.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  auto sub = SubmitJob(store_.get(), *spec, {"local-0"}, false, Clock::Real());
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  LocalRunner runner(store_.get(), &ProcessorRegistry::Global(), {});
+  auto out = runner.Run(sub->job_id);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->counts[static_cast<size_t>(TaskState::kSucceeded)], 1);
+  auto emit = store_->GetTask(sub->job_id, 2);
+  ASSERT_TRUE(emit.ok());
+  EXPECT_EQ(emit->state, TaskState::kDead);
+  EXPECT_NE(emit->error.find("Emit() is only allowed"), std::string::npos)
+      << emit->error;
 }
 
 TEST(ShuffleSpecTest, FieldsParseAndRoundTrip) {

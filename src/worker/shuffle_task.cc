@@ -71,7 +71,8 @@ bool IsLostInput(const Status& s) {
 }
 
 ShuffleTaskContext* AsShuffleContext(TaskContext& ctx) {
-  return dynamic_cast<ShuffleTaskContext*>(&ctx);
+  auto* sc = dynamic_cast<ShuffleTaskContext*>(&ctx);
+  return sc != nullptr && sc->is_shuffle() ? sc : nullptr;
 }
 
 StatusOr<std::shared_ptr<const shuffle::Partitioner>> MakeJobPartitioner(

@@ -36,6 +36,9 @@ namespace taskgrid {
 class ShuffleTaskContext {
  public:
   virtual ~ShuffleTaskContext() = default;
+  // False for a task of another model (the worker's one context class
+  // implements both interfaces).
+  virtual bool is_shuffle() const = 0;
   virtual const JobDefinition& definition() const = 0;
   virtual const shuffle::Partitioner& partitioner() const = 0;
 

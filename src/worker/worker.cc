@@ -47,7 +47,8 @@ class Worker::Running : public TaskContext, public ShuffleTaskContext {
     }
   }
 
-  // ShuffleTaskContext (shuffle jobs only).
+  // ShuffleTaskContext (shuffle jobs only: AsShuffleContext checks).
+  bool is_shuffle() const override { return shuffle_ != nullptr; }
   const JobDefinition& definition() const override { return def_; }
   const shuffle::Partitioner& partitioner() const override {
     return *partitioner_;
