@@ -5,6 +5,7 @@
 
 #include "processors/logstats.h"
 #include "processors/shell.h"
+#include "processors/sort.h"
 #include "processors/wordcount.h"
 #include "taskgrid/processor.h"
 
@@ -48,6 +49,7 @@ void RegisterBuiltinProcessors(ProcessorRegistry& registry) {
   registry.Register("shell", [] { return NewShellProcessor(); }).IgnoreError();
   registry.Register("logstats", NewLogStatsProcessor).IgnoreError();
   registry.Register("wordcount", NewWordCountProcessor).IgnoreError();
+  registry.Register("sort", NewSortProcessor).IgnoreError();
 }
 
 }  // namespace taskgrid
