@@ -228,7 +228,7 @@ void MetricsRegistry::Render(std::string* out) const {
             *out += fmt::format(" {}\n", cumulative);
           }
           AppendSeries(out, f.name + "_sum", e.labels);
-          *out += " " + FormatMetricValue(h.sum()) + "\n";
+          *out += fmt::format(" {}\n", FormatMetricValue(h.sum()));
           AppendSeries(out, f.name + "_count", e.labels);
           *out += fmt::format(" {}\n", cumulative);
         }
@@ -244,7 +244,7 @@ void WriteMetricFamily(std::string* out, std::string_view name,
   AppendHeader(out, name, help, type);
   for (const MetricSample& s : samples) {
     AppendSeries(out, name, s.labels);
-    *out += " " + FormatMetricValue(s.value) + "\n";
+    *out += fmt::format(" {}\n", FormatMetricValue(s.value));
   }
 }
 
