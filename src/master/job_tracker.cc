@@ -342,9 +342,9 @@ bool JobTracker::MapsAllSucceeded() const {
   for (size_t i = 0; i < stages_.size(); ++i) {
     if (stages_[i] == kReduceStage) continue;
     const TaskCounts& c = stage_counts_[i];
-    int64_t total = 0;
-    for (int64_t n : c) total += n;
-    if (c[static_cast<size_t>(TaskState::kSucceeded)] != total) return false;
+    if (c[static_cast<size_t>(TaskState::kSucceeded)] != TotalOf(c)) {
+      return false;
+    }
   }
   return true;
 }
