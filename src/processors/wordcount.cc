@@ -2,9 +2,11 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -56,6 +58,12 @@ constexpr size_t kSampleFiles = 64;
 
 class WordCount : public ShuffleProcessor {
  public:
+  // Also runs as a mapreduce (counts travel through the master as results,
+  // Reduce merges them into part-00000): the same job for comparison.
+  ModelSet models() const override {
+    return ModelBit(Model::kShuffle) | ModelBit(Model::kMapReduce);
+  }
+
   Status Process(TaskContext& ctx) override {
     ASSIGN_OR_RETURN(const FileSplit split, FileSplit::Parse(ctx.payload()));
     ASSIGN_OR_RETURN(auto reader, SplitLineReader::Open(split, kMaxLine));
@@ -63,12 +71,21 @@ class WordCount : public ShuffleProcessor {
     const size_t flush_at =
         sc != nullptr
             ? std::max<size_t>(1 << 20, sc->definition().memory_bytes / 4)
-            : 64u << 20;
+            : SIZE_MAX;  // mapreduce: one result per task
     std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>>
         counts;
     size_t bytes = 0;
     auto flush = [&] {
       char buf[24];
+      if (sc == nullptr) {  // mapreduce: "word<TAB>count\n" lines
+        std::string result;
+        for (const auto& [word, n] : counts) {
+          auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
+          result.append(word).append(1, '\t').append(buf, end).append(1, '\n');
+        }
+        ctx.SetResult(std::move(result));
+        return;
+      }
       for (const auto& [word, n] : counts) {
         auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
         ctx.Emit(word, std::string_view(buf, end - buf));
@@ -101,6 +118,40 @@ class WordCount : public ShuffleProcessor {
       if (bytes >= flush_at) flush();
     }
     flush();
+    return OkStatus();
+  }
+
+  Status Reduce(JobContext& ctx) override {
+    std::map<std::string, int64_t, std::less<>> total;
+    RETURN_IF_ERROR(ctx.ForEachResult([&](const TaskResult& r) {
+      std::string_view rest = r.result;
+      while (!rest.empty()) {
+        const size_t nl = rest.find('\n');
+        const std::string_view line = rest.substr(0, nl);
+        rest = nl == std::string_view::npos ? "" : rest.substr(nl + 1);
+        const size_t tab = line.rfind('\t');
+        if (tab == std::string_view::npos) continue;
+        const std::string_view word = line.substr(0, tab);
+        auto it = total.find(word);
+        if (it == total.end()) it = total.emplace(std::string(word), 0).first;
+        it->second += ParseCount(line.substr(tab + 1));
+      }
+    }));
+    ASSIGN_OR_RETURN(const std::string path, ctx.OutputPath("part-00000"));
+    std::FILE* out = std::fopen(path.c_str(), "wb");
+    if (out == nullptr) {
+      return InternalError("cannot create " + path + ": " +
+                           std::strerror(errno));
+    }
+    for (const auto& [word, n] : total) {
+      std::fwrite(word.data(), 1, word.size(), out);
+      std::fprintf(out, "\t%lld\n", static_cast<long long>(n));
+    }
+    const bool ok = std::ferror(out) == 0;
+    if (std::fclose(out) != 0 || !ok) {
+      return InternalError("cannot write " + path + ": " +
+                           std::strerror(errno));
+    }
     return OkStatus();
   }
 

@@ -7,7 +7,9 @@
 // Map tasks count words in memory (an in-mapper combiner) and emit each
 // distinct word with its count when the table reaches a quarter of the
 // job's memory budget and at the end; the combiner sums counts again
-// before spills.
+// before spills. Under model mapreduce the same processor sends each map
+// task's counts through the master as its result and Reduce merges them
+// into part-00000 (for comparing the two models).
 #ifndef TASKGRID_PROCESSORS_WORDCOUNT_H_
 #define TASKGRID_PROCESSORS_WORDCOUNT_H_
 

@@ -302,6 +302,14 @@ TEST_F(ShuffleEngineTest, WordCountIsExactAndGloballySorted) {
   EXPECT_EQ(got, expect);  // globally sorted across part-00000..3
   EXPECT_TRUE(std::filesystem::exists(out / "part-00003"));
   EXPECT_TRUE(std::filesystem::exists(out / "_SUCCESS"));
+  // The same job as a mapreduce (counts through the master): same output.
+  const auto mr = dir_ / "out-mr";
+  EXPECT_EQ(
+      RunJob("name: wc\nprocessor: wordcount\nmodel: mapreduce\n"
+             "input: {files: [\"" +
+                 (in / "*").string() + "\"]}\noutput: " + mr.string() + "\n",
+             2, mr),
+      expect);
 }
 
 // sort format u64: three files cut at a byte size that is not a multiple
