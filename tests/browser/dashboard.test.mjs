@@ -188,11 +188,16 @@ try {
   // come first.
   await page.selectOption("#state-filter", "");
   await page.selectOption("#sort-order", "attempts");
-  await waitFor("the attempts order", async () =>
-      page.url().includes("sort=attempts") && !page.url().includes("state=") &&
-      (await page.locator("#tasks tr[data-task]").count()) === 24);
-  const sortedStates =
-      await page.locator("#tasks tr[data-task] .state").allTextContents();
+  // The rows of the unsorted list may show first: wait for the sorted ones
+  // (the page info names the order once the sorted page is drawn).
+  const sortedStates = await waitFor("the attempts order", async () => {
+    if (!page.url().includes("sort=attempts") || page.url().includes("state=") ||
+        !(await text("#page-info")).includes("by attempts")) {
+      return null;
+    }
+    const s = await page.locator("#tasks tr[data-task] .state").allTextContents();
+    return s.length === 24 ? s : null;
+  });
   check(sortedStates.slice(0, 3).every((s) => s === "dead") &&
             sortedStates.slice(3).every((s) => s === "succeeded"),
         "sort=attempts lists the 3 dead tasks first");
