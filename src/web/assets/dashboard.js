@@ -314,8 +314,12 @@ const JobView = {
 const TasksView = {
   mount(view, p) {
     const id = p.job, q = p.query;
+    // From the address as it is now, not as it was at mount: two quick
+    // changes (state, then sort) must both stick.
     const go = (changes) => {
-      const next = new URLSearchParams(q);
+      const hash = location.hash;
+      const at = hash.indexOf("?");
+      const next = new URLSearchParams(at < 0 ? "" : hash.slice(at + 1));
       for (const [k, v] of Object.entries(changes)) {
         if (v) next.set(k, v); else next.delete(k);
       }
