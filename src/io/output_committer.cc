@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <system_error>
 
 #include "core/csv.h"
 #include "core/status_macros.h"
@@ -123,6 +124,18 @@ std::string AttemptOutputDir(const std::string& output_dir, int64_t job_id,
                              int64_t task_id, int32_t attempt) {
   return output_dir + "/_temporary/job-" + std::to_string(job_id) +
          "/attempt-" + std::to_string(task_id) + "-" + std::to_string(attempt);
+}
+
+Status MakeDirectories(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return Status(ec == std::errc::no_space_on_device
+                      ? StatusCode::kResourceExhausted
+                      : StatusCode::kPermissionDenied,
+                  "cannot create " + dir + ": " + ec.message());
+  }
+  return OkStatus();
 }
 
 Status CheckOutputName(std::string_view name) {

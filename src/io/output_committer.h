@@ -49,6 +49,10 @@ std::string AttemptOutputDir(const std::string& output_dir, int64_t job_id,
 
 // InvalidArgument unless `name` is a plain file name: non-empty, no '/',
 // not "." or "..", not starting with '_' or '.' (reserved), no NUL.
+// Creates `dir` and its parents: ResourceExhausted for a full disk,
+// PermissionDenied for any other failure, naming the directory.
+Status MakeDirectories(const std::string& dir);
+
 Status CheckOutputName(std::string_view name);
 
 // Lists, fsyncs and checksums the files of an attempt directory (a missing

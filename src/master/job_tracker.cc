@@ -60,6 +60,27 @@ void JobTracker::SetState(Slot& s, TaskState to) {
   s.state = to;
 }
 
+int64_t JobTracker::NewTask(uint16_t stage, int64_t parent,
+                            std::string payload) {
+  const int64_t id = next_id_++;
+  slots_.resize(id);
+  Slot& s = slots_[id - 1];
+  s.stage = stage;
+  s.loaded = true;
+  s.state = TaskState::kPending;
+  s.payload = std::move(payload);
+  Count(stage, TaskState::kPending, 1);
+  TaskRecord rec;
+  rec.job_id = job_id_;
+  rec.id = id;
+  rec.parent_id = parent;
+  rec.stage = stages_[stage];
+  rec.payload = s.payload;
+  sink_->AddTask(std::move(rec));
+  Enqueue(id, s);
+  return id;
+}
+
 void JobTracker::Enqueue(int64_t id, const Slot& s) {
   if (stages_[s.stage] == kReduceStage && model_ != Model::kShuffle) {
     return;  // the master runs it
@@ -275,22 +296,7 @@ bool JobTracker::OnReport(TaskReport&& r, const std::string& worker) {
     for (auto& group : r.children) {
       const uint16_t stage = StageIndex(group.stage);
       for (auto& payload : group.payloads) {
-        const int64_t cid = next_id_++;
-        slots_.resize(cid);
-        Slot& c = slots_[cid - 1];
-        c.stage = stage;
-        c.loaded = true;
-        c.state = TaskState::kPending;
-        Count(stage, TaskState::kPending, 1);
-        TaskRecord rec;
-        rec.job_id = job_id_;
-        rec.id = cid;
-        rec.parent_id = parent;
-        rec.stage = group.stage;
-        rec.payload = payload;
-        c.payload = std::move(payload);
-        sink_->AddTask(std::move(rec));
-        Enqueue(cid, c);
+        NewTask(stage, parent, std::move(payload));
       }
     }
     if (!r.children.empty()) sink_->SetNextTaskId(next_id_);
@@ -389,21 +395,7 @@ void JobTracker::MaybeStartShuffleReduce() {
     shuffle_reduce_created_ = true;
     const uint16_t stage = StageIndex(kReduceStage);
     for (int p = 0; p < shuffle_partitions_; ++p) {
-      const int64_t id = next_id_++;
-      slots_.resize(id);
-      Slot& c = slots_[id - 1];
-      c.stage = stage;
-      c.loaded = true;
-      c.state = TaskState::kPending;
-      c.payload = std::to_string(p);
-      Count(stage, TaskState::kPending, 1);
-      TaskRecord rec;
-      rec.job_id = job_id_;
-      rec.id = id;
-      rec.stage = kReduceStage;
-      rec.payload = c.payload;
-      sink_->AddTask(std::move(rec));
-      Enqueue(id, c);
+      NewTask(stage, 0, std::to_string(p));
     }
     sink_->SetNextTaskId(next_id_);
   }
@@ -437,21 +429,9 @@ bool JobTracker::RerunLostMapOutput(const TaskRecord& task,
 
 int64_t JobTracker::EnsureReduceTask() {
   if (reduce_id_ != 0) return reduce_id_;
-  const int64_t id = next_id_++;
-  slots_.resize(id);
-  Slot& s = slots_[id - 1];
-  s.stage = StageIndex(kReduceStage);
-  s.loaded = true;
-  s.state = TaskState::kPending;
-  Count(s.stage, TaskState::kPending, 1);
-  TaskRecord rec;
-  rec.job_id = job_id_;
-  rec.id = id;
-  rec.stage = kReduceStage;
-  sink_->AddTask(std::move(rec));
+  reduce_id_ = NewTask(StageIndex(kReduceStage), 0, "");
   sink_->SetNextTaskId(next_id_);
-  reduce_id_ = id;
-  return id;
+  return reduce_id_;
 }
 
 TaskRef JobTracker::StartReduce() {

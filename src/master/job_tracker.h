@@ -133,6 +133,9 @@ class JobTracker {
   uint16_t StageIndex(const std::string& stage);
   uint16_t WorkerIndex(const std::string& worker);
   void Count(uint16_t stage, TaskState state, int64_t delta);
+  // A new pending task (written to the sink and queued); returns its id.
+  // The caller raises the sink's next task id.
+  int64_t NewTask(uint16_t stage, int64_t parent, std::string payload);
   static int64_t TotalOf(const TaskCounts& c);
   void SetState(Slot& s, TaskState to);
   void Enqueue(int64_t id, const Slot& s);

@@ -15,6 +15,7 @@
 #include "core/status_macros.h"
 #include "io/read_stream.h"
 #include "io/split.h"
+#include "processors/part_file.h"
 #include "shuffle/partitioner.h"
 #include "shuffle/record_io.h"
 #include "shuffle/u64_sort.h"
@@ -129,8 +130,8 @@ class SortProcessor : public ShuffleProcessor {
                    ValueReader& values) override {
     std::string_view v;
     while (values.Next(&v)) {
-      std::fwrite(line.data(), 1, line.size(), out_);
-      std::fputc('\n', out_);
+      std::fwrite(line.data(), 1, line.size(), out_.get());
+      std::fputc('\n', out_.get());
     }
     return OkStatus();
   }
@@ -197,10 +198,12 @@ class SortProcessor : public ShuffleProcessor {
       }
     };
     auto sink = [&](std::span<const uint64_t> values) -> Status {
-      if (std::fwrite(values.data(), 8, values.size(), out_) != values.size()) {
-        return Status(errno == ENOSPC ? StatusCode::kResourceExhausted
-                                      : StatusCode::kInternal,
-                      "cannot write " + path_ + ": " + std::strerror(errno));
+      if (std::fwrite(values.data(), 8, values.size(), out_.get()) !=
+          values.size()) {
+        return Status(
+            errno == ENOSPC ? StatusCode::kResourceExhausted
+                            : StatusCode::kInternal,
+            "cannot write " + out_.path() + ": " + std::strerror(errno));
       }
       return OkStatus();
     };
@@ -225,11 +228,11 @@ class SortProcessor : public ShuffleProcessor {
       int partitions) override {
     std::vector<std::string> none;
     if (partitions <= 1 || files.empty()) return none;
-    const size_t step = std::max<size_t>(1, files.size() / kSampleFiles);
     if (IsU64(params)) {
       std::vector<uint64_t> sample;
-      for (size_t i = 0; i < files.size(); i += step)
-        SampleU64(files[i], &sample);
+      for (const std::string& file : SampleFiles(files, kSampleFiles)) {
+        SampleU64(file, &sample);
+      }
       ASSIGN_OR_RETURN(auto splits, shuffle::ChooseU64SplitPoints(
                                         std::move(sample), partitions));
       std::vector<std::string> out;
@@ -237,21 +240,14 @@ class SortProcessor : public ShuffleProcessor {
       return out;
     }
     std::vector<std::string> sample;
-    for (size_t i = 0; i < files.size(); i += step) {
-      auto reader = SplitLineReader::Open(FileSplit{files[i], 0, -1});
-      if (!reader.ok()) continue;  // the map task will report it
-      std::string_view line;
-      for (size_t n = 0; n < kSamplePerFile; ++n) {
-        auto more = (*reader)->Next(&line);
-        if (!more.ok() || !*more) break;
+    for (const std::string& file : SampleFiles(files, kSampleFiles)) {
+      size_t n = 0;
+      ReadLinesWhile(file, [&](std::string_view line) {
         sample.emplace_back(line);
-      }
+        return ++n < kSamplePerFile;
+      });
     }
     return shuffle::ChooseSplitPoints(std::move(sample), partitions);
-  }
-
-  ~SortProcessor() override {
-    if (out_ != nullptr) std::fclose(out_);
   }
 
  private:
@@ -377,33 +373,12 @@ class SortProcessor : public ShuffleProcessor {
   }
 
   Status Open(TaskContext& ctx) {
-    char name[32];
-    std::snprintf(name, sizeof name, "part-%05d",
-                  AsShuffleContext(ctx)->partition());
-    ASSIGN_OR_RETURN(path_, ctx.OutputPath(name));
-    out_ = std::fopen(path_.c_str(), "wb");
-    if (out_ == nullptr) {
-      return InternalError("cannot create " + path_ + ": " +
-                           std::strerror(errno));
-    }
-    std::setvbuf(out_, nullptr, _IOFBF, 1 << 20);
-    return OkStatus();
+    return out_.Open(
+        ctx.OutputPath(PartName(AsShuffleContext(ctx)->partition())));
   }
+  Status Close() { return out_.Close(); }
 
-  Status Close() {
-    const bool failed = std::ferror(out_) != 0;
-    const bool closed = std::fclose(out_) == 0;
-    out_ = nullptr;
-    if (failed || !closed) {
-      return Status(errno == ENOSPC ? StatusCode::kResourceExhausted
-                                    : StatusCode::kInternal,
-                    "cannot write " + path_ + ": " + std::strerror(errno));
-    }
-    return OkStatus();
-  }
-
-  std::string path_;
-  std::FILE* out_ = nullptr;
+  PartFile out_;
 };
 
 }  // namespace

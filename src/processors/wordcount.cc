@@ -1,10 +1,8 @@
 #include "processors/wordcount.h"
 
-#include <cerrno>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <functional>
 #include <map>
 #include <string>
@@ -13,6 +11,7 @@
 
 #include "core/status_macros.h"
 #include "io/split.h"
+#include "processors/part_file.h"
 #include "shuffle/partitioner.h"
 #include "worker/shuffle_task.h"
 
@@ -34,6 +33,12 @@ void ForEachWord(std::string_view line, Fn&& fn) {
     while (p < end && !IsSpace(static_cast<unsigned char>(*p))) ++p;
     if (p > start) fn(std::string_view(start, p - start));
   }
+}
+
+// One output line: "word<TAB>count\n".
+void WriteCount(std::FILE* out, std::string_view word, int64_t n) {
+  std::fwrite(word.data(), 1, word.size(), out);
+  std::fprintf(out, "\t%lld\n", static_cast<long long>(n));
 }
 
 int64_t ParseCount(std::string_view v) {
@@ -187,22 +192,10 @@ class WordCount : public ShuffleProcessor {
         it->second += ParseCount(line.substr(tab + 1));
       }
     }));
-    ASSIGN_OR_RETURN(const std::string path, ctx.OutputPath("part-00000"));
-    std::FILE* out = std::fopen(path.c_str(), "wb");
-    if (out == nullptr) {
-      return InternalError("cannot create " + path + ": " +
-                           std::strerror(errno));
-    }
-    for (const auto& [word, n] : total) {
-      std::fwrite(word.data(), 1, word.size(), out);
-      std::fprintf(out, "\t%lld\n", static_cast<long long>(n));
-    }
-    const bool ok = std::ferror(out) == 0;
-    if (std::fclose(out) != 0 || !ok) {
-      return InternalError("cannot write " + path + ": " +
-                           std::strerror(errno));
-    }
-    return OkStatus();
+    PartFile out;
+    RETURN_IF_ERROR(out.Open(ctx.OutputPath(PartName(0))));
+    for (const auto& [word, n] : total) WriteCount(out.get(), word, n);
+    return out.Close();
   }
 
   bool has_combiner() const override { return true; }
@@ -218,35 +211,21 @@ class WordCount : public ShuffleProcessor {
       int partitions) override {
     if (partitions <= 1 || files.empty()) return std::vector<std::string>{};
     std::vector<std::string> sample;
-    const size_t step = std::max<size_t>(1, files.size() / kSampleFiles);
-    for (size_t i = 0; i < files.size(); i += step) {
-      auto reader = SplitLineReader::Open(FileSplit{files[i], 0, -1});
-      if (!reader.ok()) continue;  // the map task will report it
-      std::string_view line;
+    for (const std::string& file : SampleFiles(files, kSampleFiles)) {
       size_t taken = 0;
-      while (taken < kSampleWordsPerFile) {
-        auto more = (*reader)->Next(&line);
-        if (!more.ok() || !*more) break;
+      ReadLinesWhile(file, [&](std::string_view line) {
         ForEachWord(line, [&](std::string_view w) {
           if (taken++ < kSampleWordsPerFile) sample.emplace_back(w);
         });
-      }
+        return taken < kSampleWordsPerFile;
+      });
     }
     return shuffle::ChooseSplitPoints(std::move(sample), partitions);
   }
 
   Status BeginPartition(TaskContext& ctx) override {
-    char name[32];
-    std::snprintf(name, sizeof name, "part-%05d",
-                  AsShuffleContext(ctx)->partition());
-    ASSIGN_OR_RETURN(path_, ctx.OutputPath(name));
-    out_ = std::fopen(path_.c_str(), "wb");
-    if (out_ == nullptr) {
-      return InternalError("cannot create " + path_ + ": " +
-                           std::strerror(errno));
-    }
-    std::setvbuf(out_, nullptr, _IOFBF, 1 << 20);
-    return OkStatus();
+    return out_.Open(
+        ctx.OutputPath(PartName(AsShuffleContext(ctx)->partition())));
   }
 
   Status ReduceKey(TaskContext&, std::string_view word,
@@ -254,30 +233,14 @@ class WordCount : public ShuffleProcessor {
     int64_t sum = 0;
     std::string_view v;
     while (values.Next(&v)) sum += ParseCount(v);
-    std::fwrite(word.data(), 1, word.size(), out_);
-    std::fprintf(out_, "\t%lld\n", static_cast<long long>(sum));
+    WriteCount(out_.get(), word, sum);
     return OkStatus();
   }
 
-  Status EndPartition(TaskContext&) override {
-    const bool failed = std::ferror(out_) != 0;
-    const bool closed = std::fclose(out_) == 0;
-    out_ = nullptr;
-    if (failed || !closed) {
-      return Status(errno == ENOSPC ? StatusCode::kResourceExhausted
-                                    : StatusCode::kInternal,
-                    "cannot write " + path_ + ": " + std::strerror(errno));
-    }
-    return OkStatus();
-  }
-
-  ~WordCount() override {
-    if (out_ != nullptr) std::fclose(out_);
-  }
+  Status EndPartition(TaskContext&) override { return out_.Close(); }
 
  private:
-  std::string path_;
-  std::FILE* out_ = nullptr;
+  PartFile out_;
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "core/status_macros.h"
+#include "io/output_committer.h"
 #include "shuffle/map_result.h"
 #include "shuffle/merge.h"
 
@@ -27,18 +28,6 @@ class StreamSegment final : public shuffle::SegmentSource {
   std::unique_ptr<ReadStream> in_;
   const std::string name_;
 };
-
-Status MakeDir(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    return Status(ec == std::errc::no_space_on_device
-                      ? StatusCode::kResourceExhausted
-                      : StatusCode::kPermissionDenied,
-                  "cannot create " + dir + ": " + ec.message());
-  }
-  return OkStatus();
-}
 
 void RemoveDir(const std::string& dir) {
   if (dir.empty()) return;
@@ -122,7 +111,7 @@ StatusOr<std::string> ShuffleAttempt::MapOutputDir() {
                             std::to_string(a_.ref.task_id) + "-a" +
                             std::to_string(a_.ref.attempt);
     RemoveDir(dir);  // a crashed earlier run of this very attempt
-    RETURN_IF_ERROR(MakeDir(dir));
+    RETURN_IF_ERROR(MakeDirectories(dir));
     dir_ = dir;
   }
   return dir_;
@@ -206,7 +195,7 @@ StatusOr<std::string> ShuffleAttempt::ScratchDir() {
                             std::to_string(a_.ref.task_id) + "-a" +
                             std::to_string(a_.ref.attempt);
     RemoveDir(dir);
-    RETURN_IF_ERROR(MakeDir(dir));
+    RETURN_IF_ERROR(MakeDirectories(dir));
     scratch_ = dir;
   }
   return scratch_;

@@ -40,7 +40,6 @@ class ShuffleTaskContext {
   // implements both interfaces).
   virtual bool is_shuffle() const = 0;
   virtual const JobDefinition& definition() const = 0;
-  virtual const shuffle::Partitioner& partitioner() const = 0;
 
   // Map: this attempt's own directory for map output files, and how the
   // attempt records an output it wrote itself (instead of Emit).

@@ -13,6 +13,7 @@
 
 #include "core/fault.h"
 #include "core/owner.h"
+#include "core/status_macros.h"
 #include "io/output_committer.h"
 
 namespace taskgrid {
@@ -23,14 +24,12 @@ class Worker::Running : public TaskContext, public ShuffleTaskContext {
  public:
   Running(const TaskAssignment& a, const JobDefinition& def,
           const std::string& worker_id, Clock* clock,
-          std::unique_ptr<ShuffleAttempt> shuffle = nullptr,
-          const shuffle::Partitioner* partitioner = nullptr)
+          std::unique_ptr<ShuffleAttempt> shuffle = nullptr)
       : a_(a),
         def_(def),
         worker_id_(worker_id),
         clock_(clock),
-        shuffle_(std::move(shuffle)),
-        partitioner_(partitioner) {
+        shuffle_(std::move(shuffle)) {
     if (def.timeout_ms > 0) deadline_mono_ = clock->MonoMs() + def.timeout_ms;
   }
 
@@ -50,9 +49,6 @@ class Worker::Running : public TaskContext, public ShuffleTaskContext {
   // ShuffleTaskContext (shuffle jobs only: AsShuffleContext checks).
   bool is_shuffle() const override { return shuffle_ != nullptr; }
   const JobDefinition& definition() const override { return def_; }
-  const shuffle::Partitioner& partitioner() const override {
-    return *partitioner_;
-  }
   StatusOr<std::string> MapOutputDir() override {
     return shuffle_->MapOutputDir();
   }
@@ -92,14 +88,7 @@ class Worker::Running : public TaskContext, public ShuffleTaskContext {
     if (attempt_dir_.empty()) {
       const std::string dir = AttemptOutputDir(def_.output, a_.ref.job_id,
                                                a_.ref.task_id, a_.ref.attempt);
-      std::error_code ec;
-      std::filesystem::create_directories(dir, ec);
-      if (ec) {
-        return Status(ec == std::errc::no_space_on_device
-                          ? StatusCode::kResourceExhausted
-                          : StatusCode::kPermissionDenied,
-                      "cannot create " + dir + ": " + ec.message());
-      }
+      RETURN_IF_ERROR(MakeDirectories(dir));
       attempt_dir_ = dir;
     }
     return attempt_dir_ + "/" + std::string(name);
@@ -208,7 +197,6 @@ class Worker::Running : public TaskContext, public ShuffleTaskContext {
   std::string result_;                // processor thread only
   std::vector<ChildTasks> children_;  // processor thread only
   const std::unique_ptr<ShuffleAttempt> shuffle_;  // shuffle jobs only
-  const shuffle::Partitioner* const partitioner_;  // shuffle jobs only
   Status emit_error_;                              // processor thread only
 };
 
@@ -339,7 +327,6 @@ void Worker::SlotLoop(int) {
       }
       const JobDefinition& def = dit->second;
       std::unique_ptr<ShuffleAttempt> shuffle;
-      const shuffle::Partitioner* partitioner = nullptr;
       Status setup;
       if (def.model == Model::kShuffle) {
         auto part = partitioners.find(job_id);
@@ -352,7 +339,6 @@ void Worker::SlotLoop(int) {
           }
         }
         if (setup.ok()) {
-          partitioner = part->second.get();
           shuffle = std::make_unique<ShuffleAttempt>(
               a, def, shuffle_env_, part->second,
               dynamic_cast<ShuffleProcessor*>(pit->second.get()));
@@ -360,7 +346,7 @@ void Worker::SlotLoop(int) {
       }
       const bool shuffle_reduce = shuffle != nullptr && shuffle->is_reduce();
       if (shuffle_reduce) MaybeInjectFault("shuffle-reduce-start");
-      Running run(a, def, options_.id, clock_, std::move(shuffle), partitioner);
+      Running run(a, def, options_.id, clock_, std::move(shuffle));
       const int64_t started = clock_->NowMs();
       if (fetched->tasks.size() == 1) {
         master_->Started(options_.id, {a.ref}).IgnoreError();
