@@ -165,10 +165,12 @@ try {
                 async () => (await page.locator("#failed-tasks tr[data-task]").count()) === 3);
   await shot("2-job-failed");
   check(true, "job failed with its 3 dead tasks listed on the job page");
+  // Poll without Playwright's auto-wait: textContent() on a row not drawn
+  // yet would block for its own timeout instead of returning.
   const mapRow = await waitFor("the stage table", async () => {
-    const t = await page.locator('#stages tr[data-stage="map"] td.num')
-        .first().textContent().catch(() => "");
-    return t === "24 / 24" ? t : "";
+    const cells = await page.locator('#stages tr[data-stage="map"] td.num')
+        .allTextContents();
+    return cells[0] === "24 / 24" ? cells[0] : "";
   });
   check(mapRow === "24 / 24", "counts by stage: map 24 / 24 finished");
 
