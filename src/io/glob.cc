@@ -259,6 +259,11 @@ StatusOr<std::vector<std::string>> ExpandGlobs(
     const std::vector<std::string>& patterns) {
   std::vector<std::string> out;
   for (const std::string& p : patterns) {
+    if (IsRemoteInput(p)) {  // tg://WORKER/PATH: through the data service
+      ASSIGN_OR_RETURN(std::vector<std::string> remote, ExpandRemoteGlob(p));
+      out.insert(out.end(), remote.begin(), remote.end());
+      continue;
+    }
     // A name that exists as a regular file is taken literally, wildcard
     // characters and all: a file called "a[1].log" that a shell already
     // expanded must not turn into a pattern matching "a1.log".

@@ -1,11 +1,14 @@
 #include "io/split.h"
 
+#include <fnmatch.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -55,7 +58,224 @@ bool ParseDecimal(std::string_view s, uint64_t max, uint64_t* v) {
   return true;
 }
 
+// ---- tg:// inputs ----
+
+constexpr std::string_view kTgScheme = "tg://";
+
+std::mutex catalog_mu;
+std::shared_ptr<const RemoteCatalog>& CatalogSlot() {
+  static auto* slot = new std::shared_ptr<const RemoteCatalog>();
+  return *slot;
+}
+
+std::shared_ptr<const RemoteCatalog> CurrentCatalog() {
+  std::lock_guard<std::mutex> lock(catalog_mu);
+  return CatalogSlot();
+}
+
+bool HasWildcard(std::string_view s) {
+  return s.find_first_of("*?[") != std::string_view::npos;
+}
+
+std::string JoinRemote(const std::string& dir, const std::string& name) {
+  return dir == "/" ? "/" + name : dir + "/" + name;
+}
+
+// Matches the components of a remote pattern below a directory, listing
+// each directory it needs once (the local Walker of glob.cc, over the
+// catalog instead of the file system).
+class RemoteWalker {
+ public:
+  RemoteWalker(const RemoteCatalog& catalog, std::string prefix,
+               std::vector<std::string> comps, std::vector<std::string>* out)
+      : catalog_(catalog),
+        prefix_(std::move(prefix)),
+        comps_(std::move(comps)),
+        out_(out) {}
+
+  Status Run() { return Expand("/", /*known_dir=*/true, 0); }
+
+ private:
+  // The entries of `dir` (empty if it does not exist or is not a
+  // directory: no match there). `known_dir`: a listing showed it is one;
+  // otherwise it is checked first, as the service lists a file as itself.
+  Status List(const std::string& dir, bool known_dir,
+              std::vector<RemoteFileInfo>* entries) {
+    entries->clear();
+    if (!known_dir) {
+      StatusOr<RemoteFileInfo> st = catalog_.stat(prefix_ + dir);
+      if (!st.ok()) {
+        return st.status().code() == StatusCode::kNotFound ? OkStatus()
+                                                           : st.status();
+      }
+      if (!st->is_dir) return OkStatus();
+    }
+    StatusOr<std::vector<RemoteFileInfo>> listed = catalog_.list(prefix_ + dir);
+    if (!listed.ok()) {
+      return listed.status().code() == StatusCode::kNotFound ? OkStatus()
+                                                             : listed.status();
+    }
+    *entries = *std::move(listed);
+    return OkStatus();
+  }
+
+  Status ExpandListed(const std::string& dir,
+                      const std::vector<RemoteFileInfo>& entries, size_t i) {
+    const std::string& comp = comps_[i];
+    const bool last = i + 1 == comps_.size();
+    for (const RemoteFileInfo& e : entries) {
+      if (last ? !e.is_file : !e.is_dir) continue;
+      if (fnmatch(comp.c_str(), e.name.c_str(), FNM_PERIOD | FNM_NOESCAPE) !=
+          0) {
+        continue;
+      }
+      if (last) {
+        out_->push_back(prefix_ + JoinRemote(dir, e.name));
+      } else {
+        RETURN_IF_ERROR(Expand(JoinRemote(dir, e.name), true, i + 1));
+      }
+    }
+    return OkStatus();
+  }
+
+  Status Expand(const std::string& dir, bool known_dir, size_t i) {
+    const std::string& comp = comps_[i];
+    if (comp == "**") return ExpandStarStar(dir, known_dir, i, 0);
+    const bool last = i + 1 == comps_.size();
+    if (!HasWildcard(comp)) {
+      const std::string path = JoinRemote(dir, comp);
+      if (!last) return Expand(path, false, i + 1);
+      StatusOr<RemoteFileInfo> st = catalog_.stat(prefix_ + path);
+      if (!st.ok()) {
+        return st.status().code() == StatusCode::kNotFound ? OkStatus()
+                                                           : st.status();
+      }
+      if (st->is_file) out_->push_back(prefix_ + path);
+      return OkStatus();
+    }
+    std::vector<RemoteFileInfo> entries;
+    RETURN_IF_ERROR(List(dir, known_dir, &entries));
+    return ExpandListed(dir, entries, i);
+  }
+
+  // comps_[i] is "**", followed by a component that is not.
+  Status ExpandStarStar(const std::string& dir, bool known_dir, size_t i,
+                        int depth) {
+    // Symlinked directories are not followed, so the tree has no cycles;
+    // the depth bound is a guard against a pathological one all the same.
+    constexpr int kMaxDepth = 256;
+    if (depth > kMaxDepth) return OkStatus();
+    std::vector<RemoteFileInfo> entries;
+    RETURN_IF_ERROR(List(dir, known_dir, &entries));
+    if (entries.empty()) return OkStatus();
+    if (HasWildcard(comps_[i + 1])) {
+      RETURN_IF_ERROR(ExpandListed(dir, entries, i + 1));
+    } else {
+      RETURN_IF_ERROR(Expand(dir, true, i + 1));
+    }
+    for (const RemoteFileInfo& e : entries) {
+      if (!e.is_dir || e.is_symlink || e.name.empty() || e.name[0] == '.') {
+        continue;
+      }
+      RETURN_IF_ERROR(
+          ExpandStarStar(JoinRemote(dir, e.name), true, i, depth + 1));
+    }
+    return OkStatus();
+  }
+
+  const RemoteCatalog& catalog_;
+  const std::string prefix_;  // "tg://WORKER"
+  const std::vector<std::string> comps_;
+  std::vector<std::string>* const out_;
+};
+
 }  // namespace
+
+// ---- tg:// inputs -----------------------------------------------------------
+
+RemoteCatalog SetRemoteCatalog(RemoteCatalog catalog) {
+  auto next = catalog.installed()
+                  ? std::make_shared<const RemoteCatalog>(std::move(catalog))
+                  : nullptr;
+  std::shared_ptr<const RemoteCatalog> prev;
+  {
+    std::lock_guard<std::mutex> lock(catalog_mu);
+    prev = std::exchange(CatalogSlot(), std::move(next));
+  }
+  return prev ? *prev : RemoteCatalog();
+}
+
+bool IsRemoteInput(std::string_view path) {
+  return path.substr(0, kTgScheme.size()) == kTgScheme;
+}
+
+StatusOr<std::vector<std::string>> ExpandRemoteGlob(
+    const std::string& pattern) {
+  const std::string_view rest =
+      std::string_view(pattern).substr(kTgScheme.size());
+  const size_t slash = rest.find('/');
+  if (!IsRemoteInput(pattern) || slash == 0 ||
+      slash == std::string_view::npos) {
+    return InvalidArgumentError("input '" + pattern +
+                                "' is not a tg://WORKER/ABSOLUTE/PATH URL");
+  }
+  const std::string prefix =
+      std::string(kTgScheme) + std::string(rest.substr(0, slash));
+  const std::string path(rest.substr(slash));
+  if (HasWildcard(prefix)) {
+    return InvalidArgumentError("input glob '" + pattern +
+                                "': wildcards may not name the worker, only "
+                                "the path on it");
+  }
+  const std::shared_ptr<const RemoteCatalog> catalog = CurrentCatalog();
+  std::vector<std::string> out;
+  // A literal URL, or a pattern that is itself a file's name.
+  if (catalog != nullptr) {
+    StatusOr<RemoteFileInfo> st = catalog->stat(pattern);
+    if (st.ok() && st->is_file) return std::vector<std::string>{pattern};
+    if (!st.ok() && st.status().code() != StatusCode::kNotFound) {
+      return st.status();  // unreachable, refused: listing would be too
+    }
+    if (!HasWildcard(path)) {
+      if (st.ok()) {
+        return InvalidArgumentError("input '" + pattern +
+                                    "' is not a regular file");
+      }
+      if (st.status().code() == StatusCode::kNotFound) {
+        return NotFoundError("input file '" + pattern + "' does not exist");
+      }
+      return st.status();
+    }
+  } else if (!HasWildcard(path)) {
+    return std::vector<std::string>{pattern};
+  } else {
+    return UnimplementedError(
+        "input glob '" + pattern +
+        "': tg:// globs are expanded through a worker's data service, and "
+        "this process has no client for it (give the cluster's token and "
+        "masters, or list the files one by one)");
+  }
+  // As locally: "a//b" is "a/b", a run of "**" is one, a trailing "**" is
+  // every file below.
+  std::vector<std::string> comps;
+  size_t pos = 1;
+  while (pos <= path.size()) {
+    size_t next = path.find('/', pos);
+    if (next == std::string::npos) next = path.size();
+    std::string comp = path.substr(pos, next - pos);
+    pos = next + 1;
+    if (comp.empty()) continue;
+    if (comp == "**" && !comps.empty() && comps.back() == "**") continue;
+    comps.push_back(std::move(comp));
+  }
+  if (comps.back() == "**") comps.push_back("*");
+  RemoteWalker walker(*catalog, prefix, std::move(comps), &out);
+  RETURN_IF_ERROR(walker.Run());
+  if (out.empty()) {
+    return InvalidArgumentError("input glob '" + pattern + "' matches no file");
+  }
+  return out;
+}
 
 // ---- FileSplit --------------------------------------------------------------
 
@@ -108,7 +328,34 @@ StatusOr<FileSplit> FileSplit::Parse(std::string_view payload) {
 StatusOr<std::vector<FileSplit>> PlanSplits(
     const std::vector<std::string>& files, int64_t split_bytes) {
   std::vector<FileSplit> out;
+  // Ranges of about split_bytes, or the whole file.
+  const auto cut = [&](const std::string& f, uint64_t size) {
+    if (split_bytes <= 0 || CodecForPath(f) != Codec::kNone ||
+        size <= static_cast<uint64_t>(split_bytes)) {
+      out.push_back(FileSplit{f, 0, -1});
+      return;
+    }
+    const uint64_t step = static_cast<uint64_t>(split_bytes);
+    for (uint64_t off = 0; off < size; off += step) {
+      out.push_back(
+          FileSplit{f, off, static_cast<int64_t>(std::min(step, size - off))});
+    }
+  };
+  const std::shared_ptr<const RemoteCatalog> catalog = CurrentCatalog();
   for (const std::string& f : files) {
+    if (IsRemoteInput(f)) {
+      if (catalog == nullptr || split_bytes <= 0 ||
+          CodecForPath(f) != Codec::kNone) {
+        out.push_back(FileSplit{f, 0, -1});
+        continue;
+      }
+      ASSIGN_OR_RETURN(RemoteFileInfo info, catalog->stat(f));
+      if (!info.is_file) {
+        return InvalidArgumentError("input '" + f + "' is not a regular file");
+      }
+      cut(f, info.size);
+      continue;
+    }
     struct stat st;
     if (::stat(f.c_str(), &st) != 0) {
       const int err = errno;
@@ -121,17 +368,7 @@ StatusOr<std::vector<FileSplit>> PlanSplits(
     if (!S_ISREG(st.st_mode)) {
       return InvalidArgumentError("input '" + f + "' is not a regular file");
     }
-    const uint64_t size = static_cast<uint64_t>(st.st_size);
-    if (split_bytes <= 0 || CodecForPath(f) != Codec::kNone ||
-        size <= static_cast<uint64_t>(split_bytes)) {
-      out.push_back(FileSplit{f, 0, -1});
-      continue;
-    }
-    const uint64_t step = static_cast<uint64_t>(split_bytes);
-    for (uint64_t off = 0; off < size; off += step) {
-      out.push_back(
-          FileSplit{f, off, static_cast<int64_t>(std::min(step, size - off))});
-    }
+    cut(f, static_cast<uint64_t>(st.st_size));
   }
   return out;
 }

@@ -8,14 +8,21 @@
 // line that started inside it. So every line is read by exactly one split,
 // whatever the split size. Compressed files are never split.
 //
-// Thread-safety: ExpandGlobs and PlanSplits keep no state and may be called
-// from any thread (relative paths resolve against the process's working
-// directory). FileSplit is a value. A SplitLineReader is used by one thread
-// at a time.
+// tg://WORKER/PATH inputs (a worker's data service, worker/data_client.h)
+// pass through both: ExpandGlobs checks or expands them through the
+// process's remote catalog (SetRemoteCatalog), PlanSplits cuts plain remote
+// files by the size the catalog reports, and SplitLineReader reads them
+// through the remote opener (io/read_stream.h), ranges included.
+//
+// Thread-safety: ExpandGlobs and PlanSplits keep no state of their own and
+// may be called from any thread (relative paths resolve against the
+// process's working directory). FileSplit is a value. A SplitLineReader is
+// used by one thread at a time. SetRemoteCatalog is thread-safe.
 #ifndef TASKGRID_IO_SPLIT_H_
 #define TASKGRID_IO_SPLIT_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -58,8 +65,54 @@ namespace taskgrid {
 //    regular file. A directory the walk cannot list or access:
 //    PermissionDenied naming it (never silently skipped); other I/O errors:
 //    Internal naming the path. Dangling symlinks simply do not match.
+//  - tg:// patterns: see ExpandRemoteGlob.
 StatusOr<std::vector<std::string>> ExpandGlobs(
     const std::vector<std::string>& patterns);
+
+// What the remote catalog knows of a path on a worker.
+struct RemoteFileInfo {
+  std::string name;     // the last component
+  bool is_dir = false;  // symlinks followed
+  bool is_symlink = false;
+  bool is_file = false;  // not a directory, and readable through the service
+                         // (a symlink out of the served roots is neither)
+  uint64_t size = 0;     // bytes, for files
+};
+// Stat and List of tg:// URLs, installed process-wide by whoever has a
+// client of the data service (worker/data_client.h: InstallTgOpener). Each
+// error names the URL: NotFound for a missing path, PermissionDenied for one
+// the service refuses, Unavailable when it cannot be reached.
+struct RemoteCatalog {
+  // The entry `url` names.
+  std::function<StatusOr<RemoteFileInfo>(const std::string& url)> stat;
+  // The entries of directory `url`, sorted by name.
+  std::function<StatusOr<std::vector<RemoteFileInfo>>(const std::string& url)>
+      list;
+  bool installed() const { return stat && list; }
+};
+// Installs the catalog (one without both functions removes it); returns the
+// previous one. A call in progress keeps the catalog it started with.
+RemoteCatalog SetRemoteCatalog(RemoteCatalog catalog);
+
+// Whether `path` is a tg:// URL.
+bool IsRemoteInput(std::string_view path);
+
+// Expands one tg://WORKER/PATH pattern (ExpandGlobs does this for every
+// tg:// pattern) in the order of the listings; ExpandGlobs then sorts.
+//  - No wildcard in PATH: the URL itself. With a catalog, it must name a
+//    file: NotFound "input file '<url>' does not exist", InvalidArgument if
+//    it is a directory. Without one it is kept unchecked (the task that
+//    reads it reports a missing file).
+//  - Wildcards (`*`, `?`, `[..]` and `**`, as for local paths, in any
+//    components of PATH but not in WORKER) need the catalog (Unimplemented
+//    naming the pattern without one); directories are listed through it.
+//    Under `**`, symlinks to directories are not descended into (the service
+//    gives no inode to end cycles with). A pattern that is itself the name
+//    of a remote file is taken literally, as locally.
+//  - No match: InvalidArgument "input glob '<pattern>' matches no file".
+//    Listing errors other than NotFound (PermissionDenied for a path the
+//    service refuses, Unavailable) end the expansion, naming the URL.
+StatusOr<std::vector<std::string>> ExpandRemoteGlob(const std::string& pattern);
 
 // One task's share of a file. length < 0: the whole file.
 struct FileSplit {
@@ -85,6 +138,10 @@ struct FileSplit {
 // order, ranges by offset. Every range but a file's last has length
 // split_bytes exactly. Errors name the file: NotFound if it no longer
 // exists, PermissionDenied, InvalidArgument if it is not a regular file.
+//
+// tg:// files are cut alike when split_bytes > 0, the file is not
+// compressed and a remote catalog is installed (one Stat each, for the
+// size); otherwise they stay whole, unchecked.
 StatusOr<std::vector<FileSplit>> PlanSplits(
     const std::vector<std::string>& files, int64_t split_bytes);
 

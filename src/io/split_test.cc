@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -228,6 +229,210 @@ TEST_F(SplitPlanTest, MissingFileIsNotFoundNamingIt) {
   r = PlanSplits({dir_.path()}, 4);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+}
+
+// ---- tg:// inputs (through a fake remote catalog)
+// ----------------------------
+
+// An in-memory tree on worker "w1" as the data service would describe it:
+// directories, files with sizes, symlinks to directories and out of the
+// served roots; every call recorded. Paths outside /data are refused.
+class FakeCatalog {
+ public:
+  FakeCatalog() {
+    for (const char* d :
+         {"/data", "/data/in", "/data/in/sub", "/data/in/sub/deep",
+          "/data/in/.hidden", "/data/other"}) {
+      nodes_[d] = {true, false, 0};
+    }
+    for (const auto& [f, size] : std::vector<std::pair<std::string, uint64_t>>{
+             {"/data/in/a.log", 10},
+             {"/data/in/b.log", 3},
+             {"/data/in/c.txt", 1},
+             {"/data/in/.x.log", 1},
+             {"/data/in/big.log.gz", 100},
+             {"/data/in/sub/d.log", 4},
+             {"/data/in/sub/deep/e.log", 5},
+             {"/data/in/.hidden/f.log", 6},
+             {"/data/other/g.log", 7},
+             {"/data/in/a[1].log", 2}}) {
+      nodes_[f] = {false, false, size};
+    }
+    nodes_["/data/in/loop"] = {true, true, 0};  // -> /data/in
+    nodes_["/data/in/out.log"] = {false, true, 0, /*outside=*/true};
+  }
+  ~FakeCatalog() { SetRemoteCatalog({}); }
+
+  void Install() {
+    RemoteCatalog c;
+    c.stat = [this](const std::string& url) { return Stat(url); };
+    c.list = [this](const std::string& url) { return List(url); };
+    SetRemoteCatalog(std::move(c));
+  }
+  std::vector<std::string> calls;
+
+ private:
+  struct Node {
+    bool dir = false;
+    bool link = false;
+    uint64_t size = 0;
+    bool outside = false;  // a symlink out of the roots
+  };
+  static std::string PathOf(const std::string& url) {
+    return url.substr(url.find('/', 5));
+  }
+  StatusOr<RemoteFileInfo> Stat(const std::string& url) {
+    calls.push_back("stat " + url);
+    const std::string path = PathOf(url);
+    if (path.rfind("/data", 0) != 0) {
+      return PermissionDeniedError(url + ": refusing " + path);
+    }
+    auto it = nodes_.find(path);
+    if (it == nodes_.end()) return NotFoundError(url + ": no such file");
+    if (it->second.outside) return PermissionDeniedError(url + ": refusing");
+    return Info(path.substr(path.rfind('/') + 1), it->second);
+  }
+  StatusOr<std::vector<RemoteFileInfo>> List(const std::string& url) {
+    calls.push_back("list " + url);
+    std::string path = PathOf(url);
+    if (path.rfind("/data", 0) != 0) {
+      return PermissionDeniedError(url + ": refusing " + path);
+    }
+    if (path == "/data/in/loop") path = "/data/in";
+    std::vector<RemoteFileInfo> out;
+    for (const auto& [p, n] : nodes_) {
+      if (p.size() > path.size() + 1 && p.rfind(path + "/", 0) == 0 &&
+          p.find('/', path.size() + 1) == std::string::npos) {
+        out.push_back(Info(p.substr(path.size() + 1), n));
+      }
+    }
+    return out;  // std::map: sorted by name within a directory
+  }
+  static RemoteFileInfo Info(const std::string& name, const Node& n) {
+    RemoteFileInfo f;
+    f.name = name;
+    f.is_dir = n.dir;
+    f.is_symlink = n.link;
+    f.is_file = !n.dir && !n.outside;
+    f.size = n.size;
+    return f;
+  }
+  std::map<std::string, Node> nodes_;
+};
+
+TEST(RemoteGlobTest, WithoutACatalogLiteralUrlsPassAndGlobsAreRefused) {
+  SetRemoteCatalog({});
+  auto r = ExpandGlobs({"tg://w1/data/in/a.log", "tg://h:7701/x/y.gz"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(*r, ElementsAre("tg://h:7701/x/y.gz", "tg://w1/data/in/a.log"));
+  r = ExpandGlobs({"tg://w1/data/in/*.log"});
+  EXPECT_EQ(r.status().code(), StatusCode::kUnimplemented);
+  EXPECT_THAT(r.status().message(), HasSubstr("'tg://w1/data/in/*.log'"));
+  for (const char* bad : {"tg://w1", "tg:///data/x"}) {
+    EXPECT_EQ(ExpandGlobs({bad}).status().code(), StatusCode::kInvalidArgument)
+        << bad;
+  }
+}
+
+TEST(RemoteGlobTest, ExpandsWildcardsThroughTheCatalog) {
+  FakeCatalog fake;
+  fake.Install();
+  const std::string w = "tg://w1";
+  struct Case {
+    std::string pattern;
+    std::vector<std::string> want;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"/data/in/*.log",
+            {"/data/in/a.log", "/data/in/a[1].log", "/data/in/b.log"}},
+           {"/data/in/?.*",
+            {"/data/in/a.log", "/data/in/b.log", "/data/in/c.txt"}},
+           {"/data/in/[ac].*", {"/data/in/a.log", "/data/in/c.txt"}},
+           {"/data/in/.*.log", {"/data/in/.x.log"}},
+           {"/data/*/g.log", {"/data/other/g.log"}},
+           {"/data/*/sub/*.log", {"/data/in/sub/d.log"}},
+           // "**": zero or more directories, hidden ones and symlinked
+           // ones (loop -> /data/in) not entered.
+           {"/data/in/**/*.log",
+            {"/data/in/a.log", "/data/in/a[1].log", "/data/in/b.log",
+             "/data/in/sub/d.log", "/data/in/sub/deep/e.log"}},
+           {"/data/in/sub/**",
+            {"/data/in/sub/d.log", "/data/in/sub/deep/e.log"}},
+           {"/data//in/sub/deep/*", {"/data/in/sub/deep/e.log"}},
+           // A name that is a file is taken literally.
+           {"/data/in/a[1].log", {"/data/in/a[1].log"}},
+           {"/data/in/a.log", {"/data/in/a.log"}}}) {
+    std::vector<std::string> want;
+    for (const std::string& p : c.want) want.push_back(w + p);
+    auto r = ExpandGlobs({w + c.pattern});
+    ASSERT_TRUE(r.ok()) << c.pattern << ": " << r.status();
+    EXPECT_EQ(*r, want) << c.pattern;
+  }
+  // The symlink out of the roots matches no wildcard.
+  auto out = ExpandGlobs({w + "/data/in/out*"});
+  EXPECT_EQ(out.status().code(), StatusCode::kInvalidArgument);
+  // Mixed with local paths: one sorted list.
+  TempDir dir;
+  WriteFile(dir.Path("l.log"), "x\n");
+  auto mixed = ExpandGlobs({w + "/data/other/*", dir.Path("*.log")});
+  ASSERT_TRUE(mixed.ok()) << mixed.status();
+  EXPECT_THAT(*mixed, ElementsAre(dir.Path("l.log"), w + "/data/other/g.log"));
+}
+
+TEST(RemoteGlobTest, ErrorsNameThePattern) {
+  FakeCatalog fake;
+  fake.Install();
+  auto none = ExpandGlobs({"tg://w1/data/in/*.csv"});
+  EXPECT_EQ(none.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(none.status().message(),
+            "input glob 'tg://w1/data/in/*.csv' matches no file");
+  auto no_dir = ExpandGlobs({"tg://w1/data/nope/*.log"});
+  EXPECT_EQ(no_dir.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(no_dir.status().message(),
+              HasSubstr("'tg://w1/data/nope/*.log'"));
+  // A file where a directory is expected lists nothing (the service lists
+  // a file as itself).
+  EXPECT_EQ(ExpandGlobs({"tg://w1/data/in/a.log/*"}).status().code(),
+            StatusCode::kInvalidArgument);
+  auto missing = ExpandGlobs({"tg://w1/data/in/zz.log"});
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().message(),
+            "input file 'tg://w1/data/in/zz.log' does not exist");
+  auto dir = ExpandGlobs({"tg://w1/data/in"});
+  EXPECT_EQ(dir.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(dir.status().message(), HasSubstr("not a regular file"));
+  auto refused = ExpandGlobs({"tg://w1/etc/*"});
+  EXPECT_EQ(refused.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(refused.status().message(), HasSubstr("tg://w1/etc"));
+  auto worker_glob = ExpandGlobs({"tg://w*/data/in/a.log"});
+  EXPECT_EQ(worker_glob.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(worker_glob.status().message(), HasSubstr("worker"));
+}
+
+TEST(RemoteGlobTest, PlanSplitsCutsRemoteFilesBySizeFromTheCatalog) {
+  FakeCatalog fake;
+  const std::string a = "tg://w1/data/in/a.log";  // 10 bytes
+  const std::string gz = "tg://w1/data/in/big.log.gz";
+  // No catalog: whole, unchecked.
+  auto r = PlanSplits({a, gz}, 4);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(*r, ElementsAre(IsSplit(a, 0, -1), IsSplit(gz, 0, -1)));
+  fake.Install();
+  r = PlanSplits({a, gz}, 4);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(*r, ElementsAre(IsSplit(a, 0, 4), IsSplit(a, 4, 4),
+                              IsSplit(a, 8, 2), IsSplit(gz, 0, -1)));
+  // Compressed files and split_bytes <= 0 cost no call.
+  fake.calls.clear();
+  r = PlanSplits({a, gz}, 0);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(*r, ElementsAre(IsSplit(a, 0, -1), IsSplit(gz, 0, -1)));
+  EXPECT_TRUE(fake.calls.empty());
+  auto gone = PlanSplits({"tg://w1/data/in/gone.log"}, 4);
+  EXPECT_EQ(gone.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(gone.status().message(), HasSubstr("tg://w1/data/in/gone.log"));
+  auto dir = PlanSplits({"tg://w1/data/in"}, 4);
+  EXPECT_EQ(dir.status().code(), StatusCode::kInvalidArgument);
 }
 
 // ---- SplitLineReader --------------------------------------------------------

@@ -475,6 +475,31 @@ StatusOr<HeartbeatResponse> ClusterMaster::Heartbeat(
     if (!r.ok()) return r.status();
     resp.cancel.insert(resp.cancel.end(), r->cancel.begin(), r->cancel.end());
   }
+  // The worker's shuffle data of finished jobs may go. A job driven here
+  // is not finished (and a rerun one is forgotten as finished); any other
+  // is looked up in the store once it is finished, then answered from
+  // finished_jobs_. A job the store does not know, or cannot say, stays.
+  constexpr size_t kMaxFinishedJobs = 100'000;
+  for (int64_t job_id : req.shuffle_jobs) {
+    if (FindMaster(job_id) != nullptr) {
+      std::lock_guard<std::mutex> lock(mu_);
+      finished_jobs_.erase(job_id);
+      continue;
+    }
+    bool known;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      known = finished_jobs_.count(job_id) > 0;
+    }
+    if (!known) {
+      auto job = store_->GetJob(job_id);
+      if (!job.ok() || !IsTerminal(job->state)) continue;
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finished_jobs_.size() >= kMaxFinishedJobs) finished_jobs_.clear();
+      finished_jobs_.insert(job_id);
+    }
+    resp.drop_jobs.push_back(job_id);
+  }
   return resp;
 }
 

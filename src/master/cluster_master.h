@@ -30,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -153,6 +154,10 @@ class ClusterMaster : public MasterService, public ControlService {
 
   std::thread leader_thread_;
   std::thread monitor_thread_;
+
+  // Heartbeat: jobs the store holds as finished, whose shuffle data workers
+  // may remove (cleared when it grows past 100,000 ids).
+  std::set<int64_t> finished_jobs_;  // guarded by mu_
 };
 
 }  // namespace taskgrid

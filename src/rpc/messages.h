@@ -113,11 +113,16 @@ struct ReportResponse {
 struct HeartbeatRequest {
   std::string worker_id;
   std::vector<TaskRef> running;
+  // Jobs whose shuffle data (DATA_DIR/shuffle/job-J) this worker holds.
+  std::vector<int64_t> shuffle_jobs;
 };
 
 struct HeartbeatResponse {
   std::vector<TaskRef> cancel;  // attempts the worker should cancel
   bool shutdown = false;
+  // Of the request's shuffle_jobs, those that are finished (succeeded,
+  // failed or cancelled): the worker may remove their shuffle data.
+  std::vector<int64_t> drop_jobs;
 };
 
 }  // namespace taskgrid

@@ -3,10 +3,14 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <utility>
 
 #include "core/status_macros.h"
+#include "io/split.h"
 #include "rpc/grpc/grpc_common.h"
 #include "rpc/grpc/grpc_convert.h"
 #include "rpc/grpc/proto/data.grpc.pb.h"
@@ -15,6 +19,8 @@ namespace taskgrid {
 namespace {
 
 constexpr std::string_view kScheme = "tg://";
+
+RemoteEntry FromProto(const pb::DataEntry& e);
 
 // The Status of a data call: transport failures become Unavailable naming
 // the service; the server's own answers pass unchanged.
@@ -52,12 +58,117 @@ StatusOr<std::shared_ptr<grpc::Channel>> NewChannel(
   co.token = o.token;
   co.tls = o.tls;
   co.max_reconnect_backoff_ms = 1000;
+  co.keepalive_ms = o.keepalive_ms;
+  co.keepalive_timeout_ms = o.keepalive_timeout_ms;
   return grpc_internal::MakeClientChannel(co);
 }
 
 std::string Bearer(const DataClientOptions& o) {
   return std::string(grpc_internal::kBearer) + o.token;
 }
+
+// One Read call, driven through gRPC's callback API so that the reader can
+// wait for the next chunk with a time limit (a blocking ClientReader::Read
+// cannot be given one). One chunk is read ahead: the next read starts as
+// soon as a chunk is handed out.
+class ReadCall final : public grpc::ClientReadReactor<pb::DataChunk> {
+ public:
+  enum class Next { kChunk, kEnd, kTimeout };
+
+  ReadCall(pb::Data::Stub* stub, pb::DataReadRequest req,
+           const std::string& bearer)
+      : req_(std::move(req)) {
+    ctx_.AddMetadata("authorization", bearer);
+    stub->async()->Read(&ctx_, &req_, this);
+    // Reads start from the reader's thread, outside the reactions: the
+    // hold keeps the call open for them until Close.
+    AddHold();
+    read_pending_ = true;
+    StartRead(&incoming_);
+    StartCall();
+  }
+  ~ReadCall() override { Close(/*cancel=*/true); }
+  ReadCall(const ReadCall&) = delete;
+  ReadCall& operator=(const ReadCall&) = delete;
+
+  // Waits up to `timeout_ms` (<= 0: no limit) for the next chunk. kChunk:
+  // it is in *out. kEnd: the server ended the call; status() says how.
+  // kTimeout: nothing came in time; the call has been cancelled.
+  Next Wait(int64_t timeout_ms, pb::DataChunk* out) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (closed_) return Next::kEnd;
+    const auto arrived = [&] { return !read_pending_; };
+    if (timeout_ms > 0) {
+      if (!cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), arrived)) {
+        lock.unlock();
+        Close(/*cancel=*/true);
+        return Next::kTimeout;
+      }
+    } else {
+      cv_.wait(lock, arrived);
+    }
+    if (read_ok_) {
+      out->Swap(&incoming_);
+      read_pending_ = true;
+      lock.unlock();
+      StartRead(&incoming_);
+      return Next::kChunk;
+    }
+    lock.unlock();
+    Close(/*cancel=*/false);
+    return Next::kEnd;
+  }
+
+  // The call's final status, once Wait returned kEnd.
+  grpc::Status status() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_;
+  }
+
+  void OnReadDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    read_pending_ = false;
+    read_ok_ = ok;
+    cv_.notify_all();
+  }
+  void OnDone(const grpc::Status& s) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = s;
+    done_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  // Ends the call (cancelling it first if `cancel` and it is still open)
+  // and waits for OnDone, after which gRPC no longer touches this object.
+  void Close(bool cancel) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (closed_) return;
+    closed_ = true;
+    if (cancel && !done_) {
+      lock.unlock();
+      ctx_.TryCancel();
+      lock.lock();
+    }
+    cv_.wait(lock, [&] { return !read_pending_; });
+    lock.unlock();
+    RemoveHold();
+    lock.lock();
+    cv_.wait(lock, [&] { return done_; });
+  }
+
+  grpc::ClientContext ctx_;
+  const pb::DataReadRequest req_;
+  pb::DataChunk incoming_;  // written by gRPC while read_pending_
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool read_pending_ = false;  // guarded by mu_
+  bool read_ok_ = false;       // guarded by mu_
+  bool done_ = false;          // guarded by mu_: OnDone ran
+  bool closed_ = false;        // guarded by mu_
+  grpc::Status status_;        // guarded by mu_
+};
 
 // A Read call in progress: hands out the chunks as they arrive.
 class RemoteFileStream final : public ReadStream {
@@ -69,18 +180,10 @@ class RemoteFileStream final : public ReadStream {
         address_(std::move(address)),
         channel_(std::move(channel)),
         stub_(pb::Data::NewStub(channel_)),
+        bearer_(Bearer(o)),
+        idle_timeout_ms_(o.read_idle_timeout_ms),
         pos_(offset),
-        remaining_(length < 0 ? UINT64_MAX : static_cast<uint64_t>(length)) {
-    ctx_.AddMetadata("authorization", Bearer(o));
-  }
-  ~RemoteFileStream() override {
-    if (reader_ != nullptr && !finished_) {
-      ctx_.TryCancel();
-      while (reader_->Read(&chunk_)) {
-      }
-      reader_->Finish().ok();  // CANCELLED: we asked for it
-    }
-  }
+        remaining_(length < 0 ? UINT64_MAX : static_cast<uint64_t>(length)) {}
   RemoteFileStream(const RemoteFileStream&) = delete;
   RemoteFileStream& operator=(const RemoteFileStream&) = delete;
 
@@ -92,12 +195,9 @@ class RemoteFileStream final : public ReadStream {
     req.set_offset(pos_);
     // 0 on the wire is "to the end"; an empty range reads nothing here.
     req.set_length(remaining_ == UINT64_MAX ? 0 : remaining_);
-    reader_ = stub_->Read(&ctx_, req);
-    if (!reader_->Read(&chunk_)) {
-      Status s = Finish();
-      if (!s.ok()) return s;
-    }
-    return OkStatus();
+    call_ = std::make_unique<ReadCall>(stub_.get(), std::move(req), bearer_);
+    if (!NextChunk()) return error_;
+    return CheckOffset();
   }
 
   StatusOr<size_t> Read(char* buf, size_t n) override {
@@ -105,18 +205,11 @@ class RemoteFileStream final : public ReadStream {
     if (n == 0 || remaining_ == 0) return size_t{0};
     while (next_ >= chunk_.data().size()) {
       if (finished_) return size_t{0};
-      if (!reader_->Read(&chunk_)) {
-        Status s = Finish();
-        if (!s.ok()) return s;
+      if (!NextChunk()) {
+        if (!error_.ok()) return error_;
         return size_t{0};
       }
-      next_ = 0;
-      if (chunk_.offset() != pos_) {
-        error_ = DataLossError(name_ + ": data service sent bytes at offset " +
-                               std::to_string(chunk_.offset()) + ", expected " +
-                               std::to_string(pos_));
-        return error_;
-      }
+      RETURN_IF_ERROR(CheckOffset());
     }
     const size_t k = static_cast<size_t>(
         std::min<uint64_t>({n, chunk_.data().size() - next_, remaining_}));
@@ -131,12 +224,35 @@ class RemoteFileStream final : public ReadStream {
   const std::string& path() const override { return name_; }
 
  private:
-  Status Finish() {
-    finished_ = true;
+  // Waits for the next chunk into chunk_. False at the end of the call or
+  // on an error (then error_ is set).
+  bool NextChunk() {
     chunk_.Clear();
     next_ = 0;
-    Status s = DataCallStatus(reader_->Finish(), address_, "Read", 0);
+    switch (call_->Wait(idle_timeout_ms_, &chunk_)) {
+      case ReadCall::Next::kChunk:
+        return true;
+      case ReadCall::Next::kTimeout:
+        finished_ = true;
+        error_ = UnavailableError(name_ + ": data service at " + address_ +
+                                  ": Read: no data for " +
+                                  std::to_string(idle_timeout_ms_) +
+                                  " ms (the worker is gone, stopped or stuck)");
+        return false;
+      case ReadCall::Next::kEnd:
+        break;
+    }
+    finished_ = true;
+    Status s = DataCallStatus(call_->status(), address_, "Read", 0);
     if (!s.ok()) error_ = s.WithPrefix(name_);
+    return false;
+  }
+
+  Status CheckOffset() {
+    if (finished_ || chunk_.offset() == pos_) return OkStatus();
+    error_ = DataLossError(name_ + ": data service sent bytes at offset " +
+                           std::to_string(chunk_.offset()) + ", expected " +
+                           std::to_string(pos_));
     return error_;
   }
 
@@ -145,9 +261,10 @@ class RemoteFileStream final : public ReadStream {
   const std::string address_;
   const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<pb::Data::Stub> stub_;
+  const std::string bearer_;
+  const int64_t idle_timeout_ms_;
 
-  grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReader<pb::DataChunk>> reader_;
+  std::unique_ptr<ReadCall> call_;
   pb::DataChunk chunk_;  // the chunk being handed out, from byte next_
   size_t next_ = 0;
   uint64_t pos_;        // file offset of the next byte we return
@@ -181,18 +298,51 @@ StatusOr<std::vector<RemoteEntry>> ListOn(
   pb::DataListResponse batch;
   while (reader->Read(&batch)) {
     for (const pb::DataEntry& e : batch.entries()) {
-      RemoteEntry r;
-      r.name = e.name();
-      r.is_dir = e.is_dir();
-      r.is_symlink = e.is_symlink();
-      r.size = e.size();
-      r.mtime_ms = e.mtime_ms();
-      out.push_back(std::move(r));
+      out.push_back(FromProto(e));
     }
   }
   RETURN_IF_ERROR(
       DataCallStatus(reader->Finish(), address, "List", o.call_timeout_ms));
   return out;
+}
+
+RemoteEntry FromProto(const pb::DataEntry& e) {
+  RemoteEntry r;
+  r.name = e.name();
+  r.is_dir = e.is_dir();
+  r.is_symlink = e.is_symlink();
+  r.size = e.size();
+  r.mtime_ms = e.mtime_ms();
+  return r;
+}
+
+StatusOr<RemoteEntry> StatOn(const std::shared_ptr<grpc::Channel>& channel,
+                             const std::string& address,
+                             const DataClientOptions& o,
+                             const std::string& path) {
+  auto stub = pb::Data::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", Bearer(o));
+  ctx.set_deadline(grpc_internal::DeadlineIn(o.call_timeout_ms));
+  pb::DataStatRequest req;
+  req.set_path(path);
+  pb::DataEntry resp;
+  RETURN_IF_ERROR(DataCallStatus(stub->Stat(&ctx, req, &resp), address, "Stat",
+                                 o.call_timeout_ms));
+  return FromProto(resp);
+}
+
+// What io's glob expansion needs to know of an entry. A symlink whose
+// target lies outside the served roots comes without type, size or mtime
+// (reading it is refused): it is neither a file nor a directory.
+RemoteFileInfo ToFileInfo(const RemoteEntry& e) {
+  RemoteFileInfo f;
+  f.name = e.name;
+  f.is_dir = e.is_dir;
+  f.is_symlink = e.is_symlink;
+  f.is_file = !e.is_dir && !(e.is_symlink && e.mtime_ms == 0);
+  f.size = e.size;
+  return f;
 }
 
 }  // namespace
@@ -211,6 +361,13 @@ StatusOr<std::vector<RemoteEntry>> ListRemoteDir(
     const std::string& path) {
   ASSIGN_OR_RETURN(auto channel, NewChannel(address, options));
   return ListOn(channel, address, options, path);
+}
+
+StatusOr<RemoteEntry> StatRemoteFile(const std::string& address,
+                                     const DataClientOptions& options,
+                                     const std::string& path) {
+  ASSIGN_OR_RETURN(auto channel, NewChannel(address, options));
+  return StatOn(channel, address, options, path);
 }
 
 bool IsHostPort(std::string_view worker) {
@@ -246,7 +403,12 @@ StatusOr<TgUrl> ParseTgUrl(std::string_view url) {
 
 TgResolver::TgResolver(std::unique_ptr<ControlService> control,
                        DataClientOptions options)
-    : control_(std::move(control)), options_(std::move(options)) {}
+    : owned_control_(std::move(control)),
+      control_(owned_control_.get()),
+      options_(std::move(options)) {}
+
+TgResolver::TgResolver(ControlService* control, DataClientOptions options)
+    : control_(control), options_(std::move(options)) {}
 
 TgResolver::~TgResolver() = default;
 
@@ -347,15 +509,43 @@ StatusOr<std::vector<RemoteEntry>> TgResolver::List(const std::string& url) {
       });
 }
 
+StatusOr<RemoteEntry> TgResolver::Stat(const std::string& url) {
+  const std::string path = ParseTgUrl(url).ok() ? ParseTgUrl(url)->path : "";
+  return WithAddress(
+      url, [&](const std::string& address) -> StatusOr<RemoteEntry> {
+        ASSIGN_OR_RETURN(auto channel, Channel(address));
+        StatusOr<RemoteEntry> r = StatOn(channel, address, options_, path);
+        if (!r.ok()) return r.status().WithPrefix(url);
+        return r;
+      });
+}
+
 void InstallTgOpener(std::shared_ptr<TgResolver> resolver) {
   if (resolver == nullptr) {
     SetRemoteOpener(nullptr);
+    SetRemoteCatalog({});
     return;
   }
   SetRemoteOpener(
       [resolver](const std::string& url, uint64_t offset, int64_t length) {
         return resolver->Open(url, offset, length);
       });
+  RemoteCatalog catalog;
+  catalog.stat =
+      [resolver](const std::string& url) -> StatusOr<RemoteFileInfo> {
+    ASSIGN_OR_RETURN(RemoteEntry e, resolver->Stat(url));
+    return ToFileInfo(e);
+  };
+  catalog.list =
+      [resolver](
+          const std::string& url) -> StatusOr<std::vector<RemoteFileInfo>> {
+    ASSIGN_OR_RETURN(std::vector<RemoteEntry> entries, resolver->List(url));
+    std::vector<RemoteFileInfo> out;
+    out.reserve(entries.size());
+    for (const RemoteEntry& e : entries) out.push_back(ToFileInfo(e));
+    return out;
+  };
+  SetRemoteCatalog(std::move(catalog));
 }
 
 }  // namespace taskgrid

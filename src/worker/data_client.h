@@ -13,14 +13,23 @@
 //
 // OpenRemoteFile streams a file chunk by chunk (gRPC server streaming, so
 // the server is held back by flow control and neither side buffers the
-// file); ListRemoteDir lists a directory. TgResolver does both for URLs,
-// and InstallTgOpener makes it the opener io/read_stream.h uses for tg://,
-// so OpenDecoded("tg://w1/x.log.gz") reads and decodes a remote file.
+// file); ListRemoteDir lists a directory, StatRemoteFile answers for one
+// path. TgResolver does all three for URLs, and InstallTgOpener makes it
+// the opener io/read_stream.h uses for tg:// and the catalog io/split.h
+// expands tg:// input globs with, so OpenDecoded("tg://w1/x.log.gz") reads
+// and decodes a remote file and ExpandGlobs({"tg://w1/in/*.gz"}) lists it.
+//
+// Dead peers: data channels send HTTP/2 keepalive pings while a call is
+// open (DataClientOptions::keepalive_ms), and a Read whose next chunk does
+// not come within read_idle_timeout_ms (30 s) fails with Unavailable naming
+// the URL — so a reduce reading from a vanished or frozen worker gets an
+// error it treats as a lost input (worker/shuffle_task.h: IsLostInput)
+// instead of waiting for TCP to give up.
 //
 // Errors: the server's own status (PermissionDenied for a refused path,
 // NotFound, Unauthenticated for the token, FailedPrecondition for reading
 // a directory), Unavailable naming the address when the service cannot be
-// reached. Errors of URL calls are prefixed with the URL.
+// reached or stops sending. Errors of URL calls are prefixed with the URL.
 //
 // Thread-safety: the free functions keep no state; TgResolver is
 // thread-safe; a returned ReadStream is used by one thread at a time.
@@ -49,9 +58,18 @@ namespace taskgrid {
 struct DataClientOptions {
   std::string token;   // the cluster token (required)
   GrpcTlsOptions tls;  // as for the masters; all empty = plaintext
-  // Deadline of List and Stat calls. Reads have none: a large file may take
-  // long, and a dead peer shows up as a broken connection.
+  // Deadline of List and Stat calls. Reads have no overall deadline (a
+  // large file may take long) but the next one:
   int64_t call_timeout_ms = 30'000;
+  // A Read fails (Unavailable, naming the URL) when its next chunk has not
+  // arrived this long after the reader asked for it; the reader's own time
+  // between reads does not count. 0 = wait for ever.
+  int64_t read_idle_timeout_ms = 30'000;
+  // While a call is open, ping the data service every keepalive_ms and drop
+  // the connection (the call fails Unavailable) when a ping is unanswered
+  // for keepalive_timeout_ms. 0 = no pings.
+  int64_t keepalive_ms = 10'000;
+  int64_t keepalive_timeout_ms = 10'000;
 };
 
 struct RemoteEntry {
@@ -78,6 +96,11 @@ StatusOr<std::vector<RemoteEntry>> ListRemoteDir(
     const std::string& address, const DataClientOptions& options,
     const std::string& path);
 
+// The entry of `path` itself (its name is the last component).
+StatusOr<RemoteEntry> StatRemoteFile(const std::string& address,
+                                     const DataClientOptions& options,
+                                     const std::string& path);
+
 struct TgUrl {
   std::string worker;  // an id or HOST:PORT
   std::string path;    // absolute
@@ -94,6 +117,9 @@ class TgResolver {
   // GetCluster for worker ids.
   TgResolver(std::unique_ptr<ControlService> control,
              DataClientOptions options);
+  // The same with a borrowed ControlService, which must outlive the
+  // resolver (a master process passes itself).
+  TgResolver(ControlService* control, DataClientOptions options);
   ~TgResolver();
   TgResolver(const TgResolver&) = delete;
   TgResolver& operator=(const TgResolver&) = delete;
@@ -111,6 +137,7 @@ class TgResolver {
                                              uint64_t offset = 0,
                                              int64_t length = -1);
   StatusOr<std::vector<RemoteEntry>> List(const std::string& url);
+  StatusOr<RemoteEntry> Stat(const std::string& url);
 
  private:
   // One channel per data address, reused by every call to it.
@@ -119,7 +146,8 @@ class TgResolver {
   auto WithAddress(const std::string& url, Fn&& fn) -> decltype(fn(""));
 
   // Constant after construction.
-  const std::unique_ptr<ControlService> control_;  // or null
+  const std::unique_ptr<ControlService> owned_control_;  // or null
+  ControlService* const control_;                        // or null
   const DataClientOptions options_;
 
   std::mutex mu_;
@@ -128,7 +156,8 @@ class TgResolver {
 };
 
 // Makes `resolver` the process-wide opener of tg:// URLs
-// (io/read_stream.h: SetRemoteOpener); null removes it. Remove it before
+// (io/read_stream.h: SetRemoteOpener) and their catalog for input globs
+// (io/split.h: SetRemoteCatalog); null removes both. Remove them before
 // the resolver's ControlService goes away.
 void InstallTgOpener(std::shared_ptr<TgResolver> resolver);
 

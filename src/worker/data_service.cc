@@ -302,6 +302,9 @@ StatusOr<std::unique_ptr<DataServer>> DataServer::Start(
   builder.AddListeningPort(address, *creds, &port);
   builder.RegisterService(service.get());
   builder.SetMaxReceiveMessageSize(1 << 20);  // requests are small
+  // Clients ping while they read (DataClientOptions::keepalive_ms); a
+  // reader that vanished stops holding a handler thread within a minute.
+  grpc_internal::ConfigureServerKeepalive(&builder, 30'000);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return FailedPreconditionError("data service: cannot listen on " + address +

@@ -1,27 +1,35 @@
 // DataServer and its clients in one process, over gRPC on a loopback port:
 // chunked reads with exact bytes, ranges, listings, every way out of the
 // served roots, the cluster token, TLS, and tg:// URLs through io's
-// OpenDecoded and SplitLineReader (what processors use).
+// OpenDecoded and SplitLineReader (what processors use), tg:// globs and
+// splits through the catalog, and the idle timeout of reads from a data
+// service that stops sending.
 #include "worker/data_service.h"
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/status_macros.h"
 #include "io/codec_test_util.h"
 #include "io/read_stream.h"
 #include "io/split.h"
+#include "rpc/grpc/grpc_common.h"
 #include "rpc/grpc/grpc_test_util.h"
 #include "rpc/grpc/proto/data.grpc.pb.h"
 #include "testing/process.h"
 #include "worker/data_client.h"
+#include "worker/shuffle_task.h"
 
 namespace taskgrid {
 namespace {
@@ -471,6 +479,171 @@ TEST_F(DataServiceTest, ServesOverTls) {
   // Plaintext to a TLS server does not get through.
   auto plain = OpenRemoteFile(address_, Client(), data_ + "/hello.txt");
   EXPECT_FALSE(plain.ok());
+}
+
+TEST_F(DataServiceTest, StatAndTgGlobsThroughTheCatalog) {
+  auto st = StatRemoteFile(address_, Client(), data_ + "/hello.txt");
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->name, "hello.txt");
+  EXPECT_EQ(st->size, 13u);
+  EXPECT_FALSE(st->is_dir);
+  EXPECT_EQ(StatRemoteFile(address_, Client(), data_ + "/nope").status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(StatRemoteFile(address_, Client(), "/etc/passwd").status().code(),
+            StatusCode::kPermissionDenied);
+
+  const std::string base = "tg://" + address_ + data_;
+  EXPECT_EQ(ExpandGlobs({base + "/*"}).status().code(),
+            StatusCode::kUnimplemented);
+  InstallTgOpener(std::make_shared<TgResolver>(nullptr, Client()));
+  struct Uninstall {
+    ~Uninstall() { InstallTgOpener(nullptr); }
+  } uninstall;
+  // Symlinks out of the root (file-out, dir-out) match nothing; the one
+  // inside does.
+  auto all = ExpandGlobs({base + "/*"});
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(*all, (std::vector<std::string>{base + "/hello.txt",
+                                            base + "/inside-link"}));
+  auto deep = ExpandGlobs({base + "/**/*.txt"});
+  ASSERT_TRUE(deep.ok()) << deep.status();
+  EXPECT_EQ(*deep, (std::vector<std::string>{base + "/hello.txt",
+                                             base + "/sub/b.txt"}));
+  auto none = ExpandGlobs({base + "/*.csv"});
+  EXPECT_EQ(none.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(none.status().message(),
+            "input glob '" + base + "/*.csv' matches no file");
+  auto missing = ExpandGlobs({base + "/nope.txt"});
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  // Plain remote files are cut by the size Stat reports.
+  auto splits = PlanSplits({base + "/hello.txt"}, 5);
+  ASSERT_TRUE(splits.ok()) << splits.status();
+  ASSERT_EQ(splits->size(), 3u);
+  EXPECT_EQ((*splits)[2].offset, 10u);
+  EXPECT_EQ((*splits)[2].length, 3);
+  std::string lines;
+  for (const FileSplit& split : *splits) {
+    auto reader = SplitLineReader::Open(split);
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    std::string_view line;
+    while (true) {
+      auto more = (*reader)->Next(&line);
+      ASSERT_TRUE(more.ok()) << more.status();
+      if (!*more) break;
+      lines += std::string(line) + "\n";
+    }
+  }
+  EXPECT_EQ(lines, "hello, world\n");
+}
+
+// A data service whose Read sends `chunks` chunks of 4 bytes and then
+// nothing, holding the call open until it is cancelled or released: a
+// worker that vanished without closing its connections, or froze.
+class StallingDataService final : public pb::Data::Service {
+ public:
+  explicit StallingDataService(int chunks) : chunks_(chunks) {}
+  grpc::Status Read(grpc::ServerContext* ctx, const pb::DataReadRequest*,
+                    grpc::ServerWriter<pb::DataChunk>* writer) override {
+    for (int i = 0; i < chunks_; ++i) {
+      pb::DataChunk c;
+      c.set_offset(4 * static_cast<uint64_t>(i));
+      c.set_data("abcd");
+      writer->Write(c);
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    // IsCancelled has no notification: look again every 10 ms.
+    while (!released_ && !ctx->IsCancelled()) {
+      cv_.wait_for(lock, std::chrono::milliseconds(10));
+    }
+    return grpc::Status::OK;
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  const int chunks_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+};
+
+TEST(DataClientDeadlineTest, AStalledReadFailsWithinTheIdleTimeout) {
+  for (int chunks : {0, 2}) {
+    SCOPED_TRACE(std::to_string(chunks) + " chunks before the stall");
+    StallingDataService service(chunks);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port);
+    builder.RegisterService(&service);
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    ASSERT_NE(server, nullptr);
+    const std::string address = "127.0.0.1:" + std::to_string(port);
+    const std::string url = "tg://" + address + "/data/part.bin";
+    DataClientOptions o;
+    o.token = kToken;
+    o.read_idle_timeout_ms = 300;
+    const auto start = std::chrono::steady_clock::now();
+    Status error;
+    std::string got;
+    auto stream = OpenRemoteFile(address, o, "/data/part.bin", 0, -1, url);
+    if (!stream.ok()) {
+      error = stream.status();
+    } else {
+      char buf[64];
+      while (true) {
+        auto n = (*stream)->Read(buf, sizeof buf);
+        if (!n.ok()) {
+          error = n.status();
+          break;
+        }
+        ASSERT_GT(*n, 0u) << "the stream ended instead of failing";
+        got.append(buf, *n);
+      }
+      // Sticky.
+      EXPECT_EQ((*stream)->Read(buf, sizeof buf).status().code(),
+                StatusCode::kUnavailable);
+    }
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(stream.ok(), chunks > 0);
+    EXPECT_EQ(got, std::string(chunks > 0 ? "abcdabcd" : ""));
+    EXPECT_EQ(error.code(), StatusCode::kUnavailable) << error;
+    EXPECT_NE(error.message().find(url), std::string::npos) << error;
+    EXPECT_NE(error.message().find("no data for 300 ms"), std::string::npos)
+        << error;
+    // What a shuffle reduce makes of it: the map output is lost.
+    EXPECT_TRUE(IsLostInput(error));
+    EXPECT_GE(elapsed, std::chrono::milliseconds(300));
+    EXPECT_LT(elapsed, std::chrono::seconds(5));
+    stream = InvalidArgumentError("closed");  // the call ends: cancelled
+    service.Release();
+    server->Shutdown(grpc_internal::DeadlineIn(1000));
+  }
+}
+
+// The idle timeout runs only while the reader waits for data: a reader
+// slower than the timeout between its reads is not cut off.
+TEST_F(DataServiceTest, ASlowReaderIsNotTimedOut) {
+  const std::string big = RandomBytes((3u << 20) + 7, 11);
+  WriteFile(data_ + "/big.bin", big);
+  DataClientOptions o = Client();
+  o.read_idle_timeout_ms = 200;
+  auto s = OpenRemoteFile(address_, o, data_ + "/big.bin");
+  ASSERT_TRUE(s.ok()) << s.status();
+  std::string got;
+  std::string buf(1u << 20, '\0');
+  while (true) {
+    auto n = (*s)->Read(buf.data(), buf.size());
+    ASSERT_TRUE(n.ok()) << n.status();
+    if (*n == 0) break;
+    got.append(buf.data(), *n);
+    // Deliberately slower than the timeout: the behaviour under test.
+    std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  }
+  EXPECT_TRUE(got == big) << got.size() << " bytes";
 }
 
 TEST(TgUrlTest, ParsesWorkerAndPath) {

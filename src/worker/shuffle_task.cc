@@ -1,5 +1,9 @@
 #include "worker/shuffle_task.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <filesystem>
 #include <system_error>
@@ -59,6 +63,61 @@ bool IsLostInput(const Status& s) {
   }
 }
 
+std::string ShuffleJobDir(const std::string& data_dir, int64_t job_id) {
+  return data_dir + "/shuffle/job-" + std::to_string(job_id);
+}
+
+namespace {
+constexpr std::string_view kJobPrefix = "job-";
+constexpr std::string_view kDetachedPrefix = ".drop-job-";
+}  // namespace
+
+std::vector<int64_t> ShuffleJobsOnDisk(const std::string& data_dir) {
+  namespace fs = std::filesystem;
+  std::vector<int64_t> jobs;
+  std::error_code ec;
+  fs::directory_iterator it(data_dir + "/shuffle", ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(kDetachedPrefix, 0) == 0) {
+      RemoveShuffleTree(it->path().string());
+      continue;
+    }
+    std::error_code type_ec;
+    if (name.rfind(kJobPrefix, 0) != 0 || !it->is_directory(type_ec) ||
+        it->is_symlink(type_ec)) {
+      continue;
+    }
+    int64_t job = 0;
+    const char* first = name.data() + kJobPrefix.size();
+    const char* last = name.data() + name.size();
+    const auto [end, err] = std::from_chars(first, last, job);
+    if (err == std::errc() && end == last && first != last && job > 0) {
+      jobs.push_back(job);
+    }
+  }
+  std::sort(jobs.begin(), jobs.end());
+  return jobs;
+}
+
+std::string DetachShuffleJob(const std::string& data_dir, int64_t job_id) {
+  static std::atomic<uint64_t> seq{0};
+  const std::string dir = ShuffleJobDir(data_dir, job_id);
+  const std::string aside =
+      data_dir + "/shuffle/" + std::string(kDetachedPrefix) +
+      std::to_string(job_id) + "-" + std::to_string(getpid()) + "-" +
+      std::to_string(seq.fetch_add(1));
+  std::error_code ec;
+  std::filesystem::rename(dir, aside, ec);
+  return ec ? std::string() : aside;
+}
+
+void RemoveShuffleTree(const std::string& path) {
+  if (path.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);  // never follows symlinks
+}
+
 ShuffleTaskContext* AsShuffleContext(TaskContext& ctx) {
   auto* sc = dynamic_cast<ShuffleTaskContext*>(&ctx);
   return sc != nullptr && sc->is_shuffle() ? sc : nullptr;
@@ -106,9 +165,8 @@ StatusOr<std::string> ShuffleAttempt::MapOutputDir() {
     return FailedPreconditionError("a reduce task has no map output");
   }
   if (dir_.empty()) {
-    const std::string dir = env_.data_dir + "/shuffle/job-" +
-                            std::to_string(a_.ref.job_id) + "/map-" +
-                            std::to_string(a_.ref.task_id) + "-a" +
+    const std::string dir = ShuffleJobDir(env_.data_dir, a_.ref.job_id) +
+                            "/map-" + std::to_string(a_.ref.task_id) + "-a" +
                             std::to_string(a_.ref.attempt);
     RemoveDir(dir);  // a crashed earlier run of this very attempt
     RETURN_IF_ERROR(MakeDirectories(dir));
@@ -190,9 +248,8 @@ StatusOr<std::unique_ptr<shuffle::SegmentSource>> ShuffleAttempt::OpenInput(
 
 StatusOr<std::string> ShuffleAttempt::ScratchDir() {
   if (scratch_.empty()) {
-    const std::string dir = env_.data_dir + "/shuffle/job-" +
-                            std::to_string(a_.ref.job_id) + "/reduce-" +
-                            std::to_string(a_.ref.task_id) + "-a" +
+    const std::string dir = ShuffleJobDir(env_.data_dir, a_.ref.job_id) +
+                            "/reduce-" + std::to_string(a_.ref.task_id) + "-a" +
                             std::to_string(a_.ref.attempt);
     RemoveDir(dir);
     RETURN_IF_ERROR(MakeDirectories(dir));

@@ -115,6 +115,22 @@ class ShuffleAttempt {
   std::vector<int64_t> lost_;                     // ReportLostInput
 };
 
+// DATA_DIR/shuffle/job-J: every map output and reduce scratch directory of
+// job J on this worker.
+std::string ShuffleJobDir(const std::string& data_dir, int64_t job_id);
+// The jobs with a directory DATA_DIR/shuffle/job-J (a real directory, not a
+// symlink), in increasing order. Also removes what DetachShuffleJob left
+// behind (a crash between its rename and removal).
+std::vector<int64_t> ShuffleJobsOnDisk(const std::string& data_dir);
+// Moves job J's directory aside (one rename, so no new attempt of the job
+// can find or write into it from then on) and returns the new name, to be
+// removed with RemoveShuffleTree outside any lock; "" if there is none.
+std::string DetachShuffleJob(const std::string& data_dir, int64_t job_id);
+// Removes a tree recursively without following symlinks (a link is
+// removed, never what it points to). Errors are ignored: what is left is
+// retried by the next ShuffleJobsOnDisk.
+void RemoveShuffleTree(const std::string& path);
+
 // The partitioner of a shuffle job (range if it has split points, else
 // hash), InvalidArgument for a bad definition.
 StatusOr<std::shared_ptr<const shuffle::Partitioner>> MakeJobPartitioner(

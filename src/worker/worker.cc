@@ -361,11 +361,14 @@ void Worker::SlotLoop(int) {
                                                "worker")
                  : !setup.ok() ? setup
                                : RunGuarded(*pit->second, run, shuffle_reduce);
+      // Reported before it leaves running_: TakeReport still writes (a
+      // map's output, sealed files), and a job's shuffle data is only
+      // dropped while none of its attempts is in running_.
+      reports.push_back(run.TakeReport(std::move(s), started));
       {
         std::lock_guard<std::mutex> lock(running_mu_);
         running_.erase(std::find(running_.begin(), running_.end(), &run));
       }
-      reports.push_back(run.TakeReport(std::move(s), started));
     }
     const int64_t elapsed = clock_->MonoMs() - batch_start;
     const auto n = static_cast<int64_t>(fetched->tasks.size());
@@ -384,6 +387,23 @@ void Worker::SlotLoop(int) {
     }
   }
   live_slots_.fetch_sub(1);
+}
+
+void Worker::DropShuffleData(const std::vector<int64_t>& jobs) {
+  for (int64_t job : jobs) {
+    std::string detached;
+    {
+      // Under running_mu_: no attempt of the job can start writing while
+      // its directory is moved aside (a later one makes a fresh one).
+      std::lock_guard<std::mutex> lock(running_mu_);
+      const bool busy =
+          std::any_of(running_.begin(), running_.end(),
+                      [&](Running* r) { return r->ref().job_id == job; });
+      if (busy) continue;  // asked again at the next heartbeat
+      detached = DetachShuffleJob(shuffle_env_.data_dir, job);
+    }
+    RemoveShuffleTree(detached);
+  }
 }
 
 void Worker::WatchdogLoop() {
@@ -407,8 +427,10 @@ void Worker::WatchdogLoop() {
     HeartbeatRequest hb;
     hb.worker_id = options_.id;
     hb.running = running;
+    hb.shuffle_jobs = ShuffleJobsOnDisk(shuffle_env_.data_dir);
     auto resp = master_->Heartbeat(hb);
     if (!resp.ok()) continue;
+    if (!resp->drop_jobs.empty()) DropShuffleData(resp->drop_jobs);
     if (!resp->cancel.empty()) {
       std::lock_guard<std::mutex> lock(running_mu_);
       for (Running* r : running_) {

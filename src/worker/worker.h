@@ -9,7 +9,10 @@
 //
 // Per-task timeouts and cancellation are enforced by a watchdog thread that
 // sets the attempt's cancel flag; heartbeats carry the list of running
-// attempts and bring back the ones the master wants cancelled.
+// attempts and bring back the ones the master wants cancelled. They also
+// list the jobs whose shuffle data this worker holds; the master answers
+// with those that are finished, whose data the worker then removes (once
+// no attempt of the job runs here).
 //
 // Thread-safety: Start/Stop/Join from one controlling thread.
 #ifndef TASKGRID_WORKER_WORKER_H_
@@ -71,6 +74,9 @@ class Worker {
 
   void SlotLoop(int index);
   void WatchdogLoop();
+  // Removes the shuffle data (DATA_DIR/shuffle/job-J) of the finished
+  // `jobs` the master named, except of a job with an attempt running here.
+  void DropShuffleData(const std::vector<int64_t>& jobs);
 
   const WorkerOptions options_;
   const std::unique_ptr<MasterService> master_;

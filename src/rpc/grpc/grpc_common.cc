@@ -85,6 +85,22 @@ StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
   return grpc::SslServerCredentials(opts);
 }
 
+void ConfigureServerKeepalive(grpc::ServerBuilder* builder,
+                              int64_t keepalive_ms) {
+  // 0: no limit on "bad" (too frequent) pings, so a client's keepalive
+  // never earns it a GOAWAY.
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder->AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
+  if (keepalive_ms > 0) {
+    const int ms = static_cast<int>(
+        std::clamp<int64_t>(keepalive_ms, 1, int64_t{1} << 30));
+    builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms);
+    builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                                std::min(ms, 20'000));
+  }
+}
+
 StatusOr<std::shared_ptr<grpc::Channel>> MakeClientChannel(
     const GrpcClientOptions& options) {
   std::shared_ptr<grpc::ChannelCredentials> creds;
@@ -118,6 +134,22 @@ StatusOr<std::shared_ptr<grpc::Channel>> MakeClientChannel(
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, max_ms);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, std::min(max_ms, 100));
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, std::min(max_ms, 100));
+  }
+  if (options.keepalive_ms > 0) {
+    const auto clamp = [](int64_t ms) {
+      return static_cast<int>(std::clamp<int64_t>(ms, 1, int64_t{1} << 30));
+    };
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, clamp(options.keepalive_ms));
+    if (options.keepalive_timeout_ms > 0) {
+      args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                  clamp(options.keepalive_timeout_ms));
+    }
+    // Only while calls are open (an idle channel has nothing to lose), and
+    // on for as long as a call waits without data: that is when a frozen
+    // peer must be noticed. The servers allow pings this often
+    // (ConfigureServerKeepalive).
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   }
   return grpc::CreateCustomChannel(options.address, creds, args);
 }

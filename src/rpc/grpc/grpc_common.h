@@ -46,6 +46,14 @@ std::chrono::system_clock::time_point DeadlineIn(int64_t ms);
 StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
     const std::string& address, const GrpcTlsOptions& tls);
 
+// A server's side of keepalive: it accepts the clients' pings
+// (GrpcClientOptions::keepalive_ms) however often they come, even while it
+// sends nothing, and pings its clients every `keepalive_ms` so that calls of
+// a vanished client end (the handler's Write fails) instead of waiting for
+// TCP to give up.
+void ConfigureServerKeepalive(grpc::ServerBuilder* builder,
+                              int64_t keepalive_ms);
+
 // The channel a client of `options.address` uses (does not connect yet).
 // InvalidArgument for an unreadable TLS file.
 StatusOr<std::shared_ptr<grpc::Channel>> MakeClientChannel(

@@ -243,24 +243,29 @@ ReportResponse FromProto(const pb::ReportResponse& in) {
 void ToProto(const HeartbeatRequest& in, pb::HeartbeatRequest* out) {
   out->set_worker_id(in.worker_id);
   for (const auto& r : in.running) ToProto(r, out->add_running());
+  out->mutable_shuffle_jobs()->Add(in.shuffle_jobs.begin(),
+                                   in.shuffle_jobs.end());
 }
 
 HeartbeatRequest FromProto(const pb::HeartbeatRequest& in) {
   HeartbeatRequest out;
   out.worker_id = in.worker_id();
   out.running = FromProto(in.running());
+  out.shuffle_jobs.assign(in.shuffle_jobs().begin(), in.shuffle_jobs().end());
   return out;
 }
 
 void ToProto(const HeartbeatResponse& in, pb::HeartbeatResponse* out) {
   for (const auto& r : in.cancel) ToProto(r, out->add_cancel());
   out->set_shutdown(in.shutdown);
+  out->mutable_drop_jobs()->Add(in.drop_jobs.begin(), in.drop_jobs.end());
 }
 
 HeartbeatResponse FromProto(const pb::HeartbeatResponse& in) {
   HeartbeatResponse out;
   out.cancel = FromProto(in.cancel());
   out.shutdown = in.shutdown();
+  out.drop_jobs.assign(in.drop_jobs().begin(), in.drop_jobs().end());
   return out;
 }
 

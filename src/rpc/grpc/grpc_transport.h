@@ -115,6 +115,11 @@ struct GrpcClientOptions {
   // be reached (calls fail at once while the channel waits). 0 = gRPC's
   // default, which grows to 120 s.
   int64_t max_reconnect_backoff_ms = 0;
+  // HTTP/2 keepalive while calls are open: a ping every keepalive_ms; the
+  // connection is dropped (its calls fail Unavailable) when one goes
+  // unanswered for keepalive_timeout_ms. 0 = gRPC's default (no pings).
+  int64_t keepalive_ms = 0;
+  int64_t keepalive_timeout_ms = 0;
 };
 
 // Thread-safety: thread-safe (calls from many threads share one channel).

@@ -169,20 +169,23 @@ TEST(GrpcConvertTest, ReportResponse) {
 }
 
 TEST(GrpcConvertTest, Heartbeat) {
-  HeartbeatRequest rq{"w-3", {{1, 2, 3}, {4, 5, 6}}};
+  HeartbeatRequest rq{"w-3", {{1, 2, 3}, {4, 5, 6}}, {12, 40}};
   HeartbeatRequest rq2 = RoundTrip<pb::HeartbeatRequest>(rq);
   EXPECT_EQ(rq2.worker_id, "w-3");
   ExpectRefsEq(rq2.running, rq.running);
+  EXPECT_EQ(rq2.shuffle_jobs, (std::vector<int64_t>{12, 40}));
 
-  HeartbeatResponse rs{{{7, 8, 9}}, true};
+  HeartbeatResponse rs{{{7, 8, 9}}, true, {40}};
   HeartbeatResponse rs2 = RoundTrip<pb::HeartbeatResponse>(rs);
   ExpectRefsEq(rs2.cancel, rs.cancel);
   EXPECT_TRUE(rs2.shutdown);
+  EXPECT_EQ(rs2.drop_jobs, (std::vector<int64_t>{40}));
 
   HeartbeatResponse none =
       RoundTrip<pb::HeartbeatResponse>(HeartbeatResponse{});
   EXPECT_TRUE(none.cancel.empty());
   EXPECT_FALSE(none.shutdown);
+  EXPECT_TRUE(none.drop_jobs.empty());
 }
 
 TEST(GrpcConvertTest, StatusCodesMapOneToOne) {
