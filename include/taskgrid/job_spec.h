@@ -20,6 +20,28 @@
 //                              # points, hex; set at submit by processors
 //                              # that sample their input (sort)
 //
+// Chained stages: instead of processor/model/params (and the shuffle
+// fields), a list of stages, each run on the files the one before it
+// committed (Fourinone's chain of foremen). `input` feeds the first stage,
+// `output` receives the last; stage K of N (K < N) commits into
+// OUTPUT/_stages/K unless it names its own `output`. `retry` and `timeout`
+// at the top are every stage's defaults.
+//
+//   stages:
+//     - processor: wordcount   # fields: name, processor, model, params,
+//       model: shuffle         # retry, timeout, output, partitions,
+//       partitions: 4          # memory, range_splits, split (the split of
+//     - processor: sort        # its input: stages after the first only)
+//       model: shuffle
+//       params: {format: lines}
+//
+// Each stage runs as a job of its own ("NAME [K/N]"), created by the master
+// when the stage before it succeeds (before that one is marked succeeded,
+// so a crash cannot lose the link) with the key "taskgrid:after:J" (J: the
+// job before it). The store keeps a stage's spec with the stages still to
+// come under `then:` and its place under `chain: {stage: K, of: N,
+// after: J}`; both are written by JobSpecToYaml and read back.
+//
 // Durations are an integer with a unit: ms, s, m or h ("250ms", "2s").
 //
 // Thread-safety: a plain value type.
@@ -87,6 +109,13 @@ struct JobSpec {
   int partitions = 1;
   int64_t memory_bytes = 256 << 20;
   std::vector<std::string> range_splits;
+  // Chained stages (see above): the stages that run after this one, in
+  // order; this one's place in its chain (1-based; 0 = not chained), the
+  // chain's length, and the job whose output this one reads (0 = none).
+  std::vector<JobSpec> then;
+  int stage = 0;
+  int stages = 0;
+  int64_t after_job = 0;
 
   // Number of first-level tasks a range or list input expands to (0 when
   // there is no input; 0 for files, which SubmitJob expands from the disk).
@@ -105,6 +134,16 @@ struct JobSpec {
 // to a model that takes none.
 StatusOr<JobSpec> ParseJobSpec(std::string_view yaml,
                                std::string_view source_name);
+
+// The spec of the stage after `done` (which ran as job `done_job` and
+// committed `files`, paths under its output): the first of `done.then`,
+// reading `files`, with the rest of the chain. Precondition: done.then is
+// not empty.
+JobSpec NextStage(const JobSpec& done, int64_t done_job,
+                  std::vector<std::string> files);
+
+// The idempotency key of the stage that runs after job `job_id`.
+std::string NextStageKey(int64_t job_id);
 
 // Parses a byte size: "123", "64KiB", "64MiB", "1GiB" (powers of 1024),
 // "64KB", "64MB", "1GB" (powers of 1000), optionally with "B". InvalidArgument

@@ -9,10 +9,12 @@
 #include <iostream>
 #include <sstream>
 
+#include "core/status_macros.h"
 #include "master/store_control.h"
 #include "rpc/grpc/grpc_failover.h"
 #include "store/postgres/pg_state_store.h"
 #include "store/sqlite/sqlite_state_store.h"
+#include "worker/data_client.h"
 
 namespace taskgrid {
 namespace {
@@ -170,6 +172,60 @@ int ExitCodeFor(JobState s) {
       return kExitInterrupted;
   }
   return kExitJobFailed;
+}
+
+StatusOr<int64_t> FindNextStage(ControlService* control, int64_t job_id) {
+  ASSIGN_OR_RETURN(std::vector<JobStatus> jobs, control->ListJobs(1000));
+  const std::string key = NextStageKey(job_id);
+  for (const JobStatus& j : jobs) {
+    if (j.job.key == key) return j.job.id;
+  }
+  return int64_t{0};
+}
+
+// The resolver of tg:// URLs for `r`: the token is required (the data
+// service checks it); the masters, if given, resolve worker ids.
+StatusOr<std::unique_ptr<TgResolver>> MakeTgResolver(const RemoteOptions& r) {
+  ASSIGN_OR_RETURN(std::string token, ReadTokenFile(r.token_file));
+  GrpcTlsOptions tls;
+  tls.ca_path = r.tls_ca;
+  tls.cert_path = r.tls_cert;
+  tls.key_path = r.tls_key;
+  std::unique_ptr<ControlService> control;
+  if (r.enabled()) {
+    ClusterClientOptions co;
+    ASSIGN_OR_RETURN(co.addresses, ParseMasterList(r.masters));
+    co.token = token;
+    co.tls = tls;
+    co.failover_timeout_ms = 10'000;
+    ASSIGN_OR_RETURN(control, ConnectControlService(co));
+  }
+  DataClientOptions dco;
+  dco.token = std::move(token);
+  dco.tls = tls;
+  return std::make_unique<TgResolver>(std::move(control), std::move(dco));
+}
+
+bool ApplyMemoryOrPrint(const std::string& memory, JobSpec* spec) {
+  if (memory.empty()) return true;
+  auto bytes = ParseByteSize(memory);
+  if (!bytes.ok()) {
+    PrintError(bytes.status().WithPrefix("--memory"));
+    return false;
+  }
+  bool applied = false;
+  const auto apply = [&](JobSpec& s) {
+    if (s.model != Model::kShuffle) return;
+    s.memory_bytes = *bytes;
+    applied = true;
+  };
+  apply(*spec);
+  for (JobSpec& stage : spec->then) apply(stage);
+  if (!applied) {
+    std::cerr << "taskgrid: --memory is the budget of shuffle tasks; job '"
+              << spec->name << "' has no shuffle stage\n";
+  }
+  return applied;
 }
 
 }  // namespace taskgrid

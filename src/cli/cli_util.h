@@ -15,6 +15,8 @@
 
 namespace taskgrid {
 
+class TgResolver;
+
 // Opens the SQLite state file; prints the error and returns nullptr.
 std::unique_ptr<StateStore> OpenStoreOrPrint(const std::string& path);
 // Opens a store by URL: postgresql://... or postgres://... is PostgreSQL
@@ -23,8 +25,21 @@ StatusOr<std::unique_ptr<StateStore>> OpenStoreUrl(const std::string& url);
 // The ControlService of the cluster (o.remote enabled) or of the local
 // state file; prints the error and returns nullptr.
 std::unique_ptr<ControlService> OpenControlOrPrint(const CommonOptions& o);
+
+// The resolver of tg:// URLs for `r`: the token is required (the data
+// service checks it); the masters, if given, resolve worker ids.
+StatusOr<std::unique_ptr<TgResolver>> MakeTgResolver(const RemoteOptions& r);
+
+// The job that runs the stage after job `job_id` in a chain (0 if none):
+// the job with its key, found among the newest jobs.
+StatusOr<int64_t> FindNextStage(ControlService* control, int64_t job_id);
 // Reads and parses the job spec at `path`; prints the error (naming the
 // file, line and column) and returns nullopt if either fails.
+// --memory SIZE: the memory budget of every shuffle stage of `spec` ("" =
+// keep the spec's). False (error printed) for a bad size or a spec with no
+// shuffle stage.
+bool ApplyMemoryOrPrint(const std::string& memory, JobSpec* spec);
+
 std::optional<JobSpec> ReadSpecOrPrint(const std::string& path);
 // The cluster token from `path` (first line, surrounding blanks removed).
 StatusOr<std::string> ReadTokenFile(const std::string& path);

@@ -15,6 +15,7 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "core/owner.h"
+#include "core/status_macros.h"
 #include "master/cluster_master.h"
 #include "rpc/grpc/grpc_failover.h"
 #include "rpc/grpc/grpc_transport.h"
@@ -93,12 +94,16 @@ int UsageOrFailure(const Status& s) {
 void AbsolutizePaths(JobSpec* spec) {
   namespace fs = std::filesystem;
   const fs::path cwd = fs::current_path();
-  for (std::string& f : spec->files) {
-    if (!f.empty() && f[0] != '/') f = (cwd / f).string();
-  }
-  if (!spec->output.empty() && spec->output[0] != '/') {
-    spec->output = (cwd / spec->output).string();
-  }
+  const auto absolutize = [&](std::string& path) {
+    // URLs (tg://WORKER/PATH) name their own place.
+    if (!path.empty() && path[0] != '/' &&
+        path.find("://") == std::string::npos) {
+      path = (cwd / path).string();
+    }
+  };
+  for (std::string& f : spec->files) absolutize(f);
+  absolutize(spec->output);
+  for (JobSpec& stage : spec->then) absolutize(stage.output);
 }
 
 }  // namespace
@@ -116,6 +121,16 @@ int CmdMaster(const MasterCmdOptions& o) {
   mo.worker_timeout_ms = o.worker_timeout_ms;
   mo.leader_lease_ms = o.leader_lease_ms;
   ClusterMaster master(store->get(), &ProcessorRegistry::Global(), mo);
+  // Job inputs may name tg:// URLs: their globs are expanded here, at
+  // submit, through the workers' data services (ids resolve through this
+  // master itself).
+  DataClientOptions dco;
+  dco.token = *token;
+  InstallTgOpener(std::make_shared<TgResolver>(
+      static_cast<ControlService*>(&master), std::move(dco)));
+  struct OpenerReset {
+    ~OpenerReset() { InstallTgOpener(nullptr); }
+  } opener_reset;  // after `master`: reset before it goes
   GrpcTlsOptions tls;
   tls.cert_path = o.tls_cert;
   tls.key_path = o.tls_key;
@@ -248,38 +263,14 @@ int CmdWorker(const WorkerCmdOptions& o) {
   return kExitOk;
 }
 
-int CmdSubmit(const SubmitCmdOptions& o, const std::string& spec_path) {
-  std::optional<JobSpec> spec = ReadSpecOrPrint(spec_path);
-  if (!spec) return kExitUsage;
-  if (!o.common.remote.enabled()) {
-    std::cerr << "taskgrid submit: no master given: use --master "
-                 "HOST:PORT[,HOST:PORT] (or set TASKGRID_MASTER); to run on "
-                 "this machine, use `taskgrid run`\n";
-    return kExitUsage;
-  }
-  AbsolutizePaths(&*spec);
-  auto control = OpenControlOrPrint(o.common);
-  if (!control) return kExitUsage;
-  auto submitted = control->SubmitJob({JobSpecToYaml(*spec), o.force});
-  if (!submitted.ok()) return UsageOrFailure(submitted.status());
-  const int64_t job_id = submitted->job_id;
-  if (o.common.json && !o.wait) {
-    std::cout << fmt::format("{{\"job\": {}, \"existed\": {}}}\n", job_id,
-                             submitted->existed);
-    return kExitOk;
-  }
-  if (submitted->existed) {
-    std::cout << fmt::format(
-        "job {} with key '{}' already exists; not starting another. Use "
-        "--force to run it again.\n",
-        job_id, spec->key);
-  } else {
-    std::cout << fmt::format("job {} submitted\n", job_id);
-  }
-  if (!o.wait) return kExitOk;
+namespace {
 
-  // --wait: follow the job until it ends.
-  const sigset_t signals = BlockStopSignals();
+// --wait: follows job `job_id` until it ends and prints a summary;
+// *next_job: the job of a chain's next stage once this one succeeded.
+int FollowJob(ControlService* control, int64_t job_id,
+              const SubmitCmdOptions& o, const sigset_t& signals,
+              int64_t* next_job) {
+  *next_job = 0;
   const bool tty = o.progress && isatty(STDERR_FILENO);
   const auto start = std::chrono::steady_clock::now();
   int64_t done_at_start = -1;
@@ -332,7 +323,58 @@ int CmdSubmit(const SubmitCmdOptions& o, const std::string& spec_path) {
         "  see: taskgrid tasks {} --status dead; taskgrid rerun {} --failed\n",
         job_id, job_id);
   }
+  if (job.state == JobState::kSucceeded) {
+    // A chained stage's successor was made before it succeeded.
+    auto next = FindNextStage(control, job_id);
+    if (!next.ok()) {
+      PrintError(next.status());
+      return kExitJobFailed;
+    }
+    *next_job = *next;
+  }
   return ExitCodeFor(job.state);
+}
+
+}  // namespace
+
+int CmdSubmit(const SubmitCmdOptions& o, const std::string& spec_path) {
+  std::optional<JobSpec> spec = ReadSpecOrPrint(spec_path);
+  if (!spec || !ApplyMemoryOrPrint(o.memory, &*spec)) return kExitUsage;
+  if (!o.common.remote.enabled()) {
+    std::cerr << "taskgrid submit: no master given: use --master "
+                 "HOST:PORT[,HOST:PORT] (or set TASKGRID_MASTER); to run on "
+                 "this machine, use `taskgrid run`\n";
+    return kExitUsage;
+  }
+  AbsolutizePaths(&*spec);
+  auto control = OpenControlOrPrint(o.common);
+  if (!control) return kExitUsage;
+  auto submitted = control->SubmitJob({JobSpecToYaml(*spec), o.force});
+  if (!submitted.ok()) return UsageOrFailure(submitted.status());
+  const int64_t job_id = submitted->job_id;
+  if (o.common.json && !o.wait) {
+    std::cout << fmt::format("{{\"job\": {}, \"existed\": {}}}\n", job_id,
+                             submitted->existed);
+    return kExitOk;
+  }
+  if (submitted->existed) {
+    std::cout << fmt::format(
+        "job {} with key '{}' already exists; not starting another. Use "
+        "--force to run it again.\n",
+        job_id, spec->key);
+  } else {
+    std::cout << fmt::format("job {} submitted\n", job_id);
+  }
+  if (!o.wait) return kExitOk;
+  const sigset_t signals = BlockStopSignals();
+  int64_t id = job_id;
+  while (true) {
+    int64_t next = 0;
+    const int rc = FollowJob(control.get(), id, o, signals, &next);
+    if (next == 0) return rc;
+    std::cout << fmt::format("  next:     job {} runs the next stage\n", next);
+    id = next;
+  }
 }
 
 int CmdRerunRemote(const CommonOptions& o, int64_t job_id, bool failed,

@@ -44,6 +44,7 @@ struct RunOptions {
   bool force = false;
   bool progress = true;  // shown only when stderr is a terminal
   std::string http;      // --http ADDR: serve the API while the job runs
+  std::string memory;    // --memory SIZE: shuffle tasks' budget ("" = spec's)
 };
 
 struct ShellOptions {
@@ -116,6 +117,7 @@ int CmdWorker(const WorkerCmdOptions& o);
 
 struct SubmitCmdOptions {
   CommonOptions common;
+  std::string memory;  // --memory SIZE, as for run
   bool wait = false;
   bool force = false;
   bool progress = true;

@@ -41,29 +41,6 @@ int ExitFor(const Status& s) {
   }
 }
 
-// The resolver of tg:// URLs for `r`: the token is required (the data
-// service checks it); the masters, if given, resolve worker ids.
-StatusOr<std::unique_ptr<TgResolver>> MakeResolver(const RemoteOptions& r) {
-  ASSIGN_OR_RETURN(std::string token, ReadTokenFile(r.token_file));
-  GrpcTlsOptions tls;
-  tls.ca_path = r.tls_ca;
-  tls.cert_path = r.tls_cert;
-  tls.key_path = r.tls_key;
-  std::unique_ptr<ControlService> control;
-  if (r.enabled()) {
-    ClusterClientOptions co;
-    ASSIGN_OR_RETURN(co.addresses, ParseMasterList(r.masters));
-    co.token = token;
-    co.tls = tls;
-    co.failover_timeout_ms = 10'000;
-    ASSIGN_OR_RETURN(control, ConnectControlService(co));
-  }
-  DataClientOptions dco;
-  dco.token = std::move(token);
-  dco.tls = tls;
-  return std::make_unique<TgResolver>(std::move(control), std::move(dco));
-}
-
 }  // namespace
 
 int CmdCat(const CommonOptions& o, const CatCmdOptions& cat,
@@ -77,7 +54,7 @@ int CmdCat(const CommonOptions& o, const CatCmdOptions& cat,
   StatusOr<std::unique_ptr<ReadStream>> stream =
       InvalidArgumentError("no stream");
   if (IsTgUrl(url)) {
-    auto r = MakeResolver(o.remote);
+    auto r = MakeTgResolver(o.remote);
     if (!r.ok()) return ExitFor(r.status());
     resolver = *std::move(r);
     stream = resolver->Open(url, cat.offset, cat.length);
@@ -117,7 +94,7 @@ int CmdLs(const CommonOptions& o, const std::string& url) {
                  "directory, use ls)\n";
     return kExitUsage;
   }
-  auto resolver = MakeResolver(o.remote);
+  auto resolver = MakeTgResolver(o.remote);
   if (!resolver.ok()) return ExitFor(resolver.status());
   StatusOr<std::vector<RemoteEntry>> entries = (*resolver)->List(url);
   if (!entries.ok()) return ExitFor(entries.status());

@@ -84,6 +84,20 @@ int CmdStatus(const CommonOptions& o, int64_t job_id) {
   std::cout << fmt::format("job {} ({}): {}\n", job->id, job->name,
                            JobStateName(job->state));
   if (!job->key.empty()) std::cout << "  key:      " << job->key << "\n";
+  if (auto spec = ParseJobSpec(job->spec_yaml, "job");
+      spec.ok() && spec->stage > 0) {
+    std::cout << fmt::format("  stage:    {} of {}", spec->stage, spec->stages);
+    if (spec->after_job != 0) {
+      std::cout << fmt::format(", after job {}", spec->after_job);
+    }
+    if (!spec->then.empty() && job->state == JobState::kSucceeded) {
+      auto next = FindNextStage(control.get(), job->id);
+      if (next.ok() && *next != 0) {
+        std::cout << fmt::format("; next: job {}", *next);
+      }
+    }
+    std::cout << "\n";
+  }
   std::cout << "  created:  " << FormatTime(job->created_ms) << "\n";
   if (job->finished_ms != 0) {
     std::cout << "  finished: " << FormatTime(job->finished_ms) << " ("

@@ -56,12 +56,20 @@ int Main(int argc, char** argv) {
     add_remote(c, common.remote);
   };
   RunOptions run;
-  auto add_run = [&](CLI::App* c) {
+  // `tg_options`: false where add_remote gives --token-file and --tls-ca.
+  auto add_run = [&](CLI::App* c, bool tg_options = true) {
     add_state(c);
     c->add_option("--workers", run.workers,
                   "worker threads (default: number of cores)")
         ->check(CLI::Range(1, 4096));
     c->add_flag("!--no-progress", run.progress, "never show progress");
+    if (!tg_options) return;
+    c->add_option("--token-file", common.remote.token_file,
+                  "the cluster token (or $TASKGRID_TOKEN_FILE): lets the "
+                  "job read tg://HOST:PORT/PATH inputs from workers' data "
+                  "services");
+    c->add_option("--tls-ca", common.remote.tls_ca,
+                  "PEM CA to verify those data services (enables TLS)");
   };
 
   std::vector<std::string> run_args;
@@ -84,6 +92,10 @@ int Main(int argc, char** argv) {
       ->add_option("--max-attempts", shell.max_attempts,
                    "with --shell: attempts per file (default 3)")
       ->check(CLI::Range(1, 1000));
+  c_run->add_option("--memory", run.memory,
+                    "memory budget of each shuffle task, e.g. 256MiB "
+                    "(overrides the spec's `memory`; beyond it, data "
+                    "spills to disk)");
   c_run->add_flag("--force", run.force,
                   "run even if a job with the spec's key exists");
   add_run(c_run);
@@ -109,7 +121,7 @@ int Main(int argc, char** argv) {
   auto* o_failed = c_rerun->add_flag("--failed", failed, "every dead task");
   auto* o_task = c_rerun->add_option("--task", task_ids, "task ids");
   o_failed->excludes(o_task);
-  add_run(c_rerun);
+  add_run(c_rerun, /*tg_options=*/false);
   add_http(c_rerun);
   add_remote(c_rerun, common.remote);
 
@@ -261,6 +273,9 @@ int Main(int argc, char** argv) {
   std::string submit_spec;
   auto* c_submit = app.add_subcommand("submit", "submit a job to a cluster");
   c_submit->add_option("spec", submit_spec, "job spec (YAML)")->required();
+  c_submit->add_option("--memory", submit.memory,
+                       "memory budget of each shuffle task (overrides the "
+                       "spec's `memory`)");
   c_submit->add_flag("--wait", submit.wait,
                      "follow the job until it ends; exit codes as `run`");
   c_submit->add_flag("--force", submit.force,

@@ -25,6 +25,7 @@
 #include "master/store_control.h"
 #include "master/submit.h"
 #include "web/web_server.h"
+#include "worker/data_client.h"
 
 namespace taskgrid {
 namespace {
@@ -91,15 +92,41 @@ std::string DataDirFor(const std::string& state) {
       .string();
 }
 
+// With a token (--token-file), tg:// inputs open through the workers' data
+// services for as long as the object lives.
+class TgInputs {
+ public:
+  // False (error printed) if the token or TLS files cannot be read.
+  bool Install(const RemoteOptions& r) {
+    if (r.token_file.empty()) return true;
+    auto resolver = MakeTgResolver(r);
+    if (!resolver.ok()) {
+      PrintError(resolver.status());
+      return false;
+    }
+    InstallTgOpener(std::shared_ptr<TgResolver>(*std::move(resolver)));
+    installed_ = true;
+    return true;
+  }
+  ~TgInputs() {
+    if (installed_) InstallTgOpener(nullptr);
+  }
+
+ private:
+  bool installed_ = false;
+};
+
 int DefaultWorkers() {
   const unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : static_cast<int>(n);
 }
 
 // Drives job `job_id` to completion in this process and prints a summary;
-// `http`'s API reads the runner's counts while it runs.
+// `http`'s API reads the runner's counts while it runs. *next_job: the job
+// of a chain's next stage, once this one succeeded (else 0).
 int DriveJob(StateStore* store, int64_t job_id, const RunOptions& o,
-             HttpServing* http) {
+             HttpServing* http, int64_t* next_job) {
+  *next_job = 0;
   const int workers = o.workers > 0 ? o.workers : DefaultWorkers();
   LocalRunnerOptions lo;
   lo.workers = workers;
@@ -206,13 +233,38 @@ int DriveJob(StateStore* store, int64_t job_id, const RunOptions& o,
   if (out.state == JobState::kRunning) {
     std::cout << fmt::format("  resume with: taskgrid resume {}\n", job_id);
   }
+  if (out.next_job != 0) {
+    std::cout << fmt::format("  next:     job {} runs the next stage\n",
+                             out.next_job);
+    *next_job = out.next_job;
+  }
   return ExitCodeFor(out.state);
+}
+
+// Drives job `job_id` and, for a chain of stages, each stage after it.
+int DriveChain(StateStore* store, int64_t job_id, const RunOptions& o,
+               HttpServing* http) {
+  while (true) {
+    int64_t next = 0;
+    const int rc = DriveJob(store, job_id, o, http, &next);
+    if (next == 0) return rc;
+    // A stage run again (rerun) finds the stage after it as it was left.
+    auto job = store->GetJob(next);
+    if (job.ok() && IsTerminal(job->state)) {
+      std::cout << fmt::format("job {} (the next stage) is already {}\n", next,
+                               JobStateName(job->state));
+      return ExitCodeFor(job->state);
+    }
+    job_id = next;
+  }
 }
 
 // Submits `spec` (unless its key has a job) and drives it.
 int SubmitAndDrive(const RunOptions& o, const JobSpec& spec) {
   auto store = OpenStoreOrPrint(o.common.state_path);
   if (!store) return kExitUsage;
+  TgInputs tg;
+  if (!tg.Install(o.common.remote)) return kExitUsage;
   HttpServing http;
   if (!ServeIfAsked(store.get(), o, &http)) return kExitUsage;
   const int workers = o.workers > 0 ? o.workers : DefaultWorkers();
@@ -249,14 +301,14 @@ int SubmitAndDrive(const RunOptions& o, const JobSpec& spec) {
   if (!isatty(STDERR_FILENO) || !o.progress) {
     std::cerr << "taskgrid: job " << submitted->job_id << " started\n";
   }
-  return DriveJob(store.get(), submitted->job_id, o, &http);
+  return DriveChain(store.get(), submitted->job_id, o, &http);
 }
 
 }  // namespace
 
 int CmdRun(const RunOptions& o, const std::string& spec_path) {
   std::optional<JobSpec> spec = ReadSpecOrPrint(spec_path);
-  if (!spec) return kExitUsage;
+  if (!spec || !ApplyMemoryOrPrint(o.memory, &*spec)) return kExitUsage;
   return SubmitAndDrive(o, *spec);
 }
 
@@ -303,14 +355,29 @@ int CmdResume(const RunOptions& o, int64_t job_id) {
   int rc = kExitOk;
   auto store = OpenWithJob(o.common, job_id, &job, &rc);
   if (!store) return rc;
+  // A chained stage that succeeded: go on with the first stage after it
+  // that is not finished.
+  while (job.state == JobState::kSucceeded) {
+    auto next = store->FindJobByKey(NextStageKey(job.id));
+    if (!next.ok()) {
+      PrintError(next.status());
+      return kExitJobFailed;
+    }
+    if (!*next) break;
+    std::cout << fmt::format("job {} succeeded; job {} runs the next stage\n",
+                             job.id, (*next)->id);
+    job = **next;
+  }
   if (IsTerminal(job.state)) {
     std::cout << fmt::format("job {} is already {}; nothing to resume\n",
-                             job_id, JobStateName(job.state));
+                             job.id, JobStateName(job.state));
     return ExitCodeFor(job.state);
   }
+  TgInputs tg;
+  if (!tg.Install(o.common.remote)) return kExitUsage;
   HttpServing http;
   if (!ServeIfAsked(store.get(), o, &http)) return kExitUsage;
-  return DriveJob(store.get(), job_id, o, &http);
+  return DriveChain(store.get(), job.id, o, &http);
 }
 
 int CmdRerun(const RunOptions& o, int64_t job_id, bool failed,
@@ -337,9 +404,11 @@ int CmdRerun(const RunOptions& o, int64_t job_id, bool failed,
     return ExitCodeFor(job.state);
   }
   std::cout << fmt::format("job {}: {} task(s) set to run again\n", job_id, *n);
+  TgInputs tg;
+  if (!tg.Install(o.common.remote)) return kExitUsage;
   HttpServing http;
   if (!ServeIfAsked(store.get(), o, &http)) return kExitUsage;
-  return DriveJob(store.get(), job_id, o, &http);
+  return DriveChain(store.get(), job_id, o, &http);
 }
 
 std::unique_ptr<WebServer> StartHttpOrPrint(const std::string& address,

@@ -4,6 +4,8 @@
 //   after-seal          worker: an attempt's outputs sealed, not reported
 //   job-commit-move     master: after moving the N-th file at job commit
 //   shuffle-reduce-start  worker: a shuffle reduce attempt about to fetch
+//   chain-next-made     master: a chained stage made the next stage's job,
+//                       but is not yet marked succeeded
 // Read once; costs one branch when unset.
 #ifndef TASKGRID_CORE_FAULT_H_
 #define TASKGRID_CORE_FAULT_H_

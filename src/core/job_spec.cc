@@ -72,8 +72,19 @@ bool HexDecode(std::string_view hex, std::string* out) {
   return true;
 }
 constexpr std::string_view kTopFields[] = {
-    "name",  "key",     "processor", "model",      "input",  "params",
-    "retry", "timeout", "output",    "partitions", "memory", "range_splits"};
+    "name",   "key",          "processor", "model",  "input",
+    "params", "retry",        "timeout",   "output", "partitions",
+    "memory", "range_splits", "stages",    "then",   "chain"};
+// One stage of a chain (items of `stages` and of the stored `then`).
+constexpr std::string_view kStageFields[] = {
+    "name",   "processor",  "model",  "params", "retry",       "timeout",
+    "output", "partitions", "memory", "split",  "range_splits"};
+// What a chain gives per stage, never at its top.
+constexpr std::string_view kPerStageFields[] = {
+    "processor", "model", "params", "partitions", "memory", "range_splits"};
+constexpr std::string_view kChainFields[] = {"stage", "of", "after"};
+// A chain's length is bounded so a stored spec stays small.
+constexpr int kMaxStages = 100;
 constexpr std::string_view kInputFields[] = {"range", "list", "files", "split"};
 constexpr std::string_view kRangeFields[] = {"start", "end", "step"};
 constexpr std::string_view kRetryFields[] = {"max_attempts", "backoff"};
@@ -482,7 +493,10 @@ Status ReadSplit(const Errors& errors, const Field& field, JobSpec* spec) {
   return OkStatus();
 }
 
-Status ReadInput(const Errors& errors, const Field& field, JobSpec* spec) {
+// `stored_stage`: the spec of a chained stage after the first, whose files
+// (what the stage before committed) may be none.
+Status ReadInput(const Errors& errors, const Field& field, bool stored_stage,
+                 JobSpec* spec) {
   ASSIGN_OR_RETURN(FieldMap fields,
                    FieldMap::Read(errors, field, kInputFields));
   const Field* range = fields.Find("range");
@@ -509,6 +523,9 @@ Status ReadInput(const Errors& errors, const Field& field, JobSpec* spec) {
     spec->input_kind = JobSpec::InputKind::kFiles;
     if (files->value.IsScalar()) {
       spec->files = {files->value.Scalar()};
+    } else if (stored_stage && files->value.IsSequence() &&
+               files->value.size() == 0) {
+      spec->files.clear();
     } else {
       RETURN_IF_ERROR(ReadList(errors, *files, &spec->files));
     }
@@ -834,6 +851,198 @@ StatusOr<YAML::Node> LoadOneDocument(const Errors& errors,
   return root;
 }
 
+// What a job, or one stage of a chain, runs: processor, model, params,
+// retry, timeout, output and the shuffle fields. On entry *spec holds the
+// defaults (the model among them).
+Status ReadWork(const Errors& errors, const FieldMap& fields, JobSpec* spec) {
+  RETURN_IF_ERROR(ReadRequired(errors, fields, "processor", ReadNonEmptyString,
+                               &spec->processor));
+  RETURN_IF_ERROR(
+      ReadOptional(errors, fields, "model", ReadModel, &spec->model));
+  if (const Field* f = fields.Find("params")) {
+    RETURN_IF_ERROR(ReadParams(errors, *f, &spec->params));
+  }
+  if (const Field* f = fields.Find("retry")) {
+    RETURN_IF_ERROR(ReadRetry(errors, *f, &spec->retry));
+  }
+  RETURN_IF_ERROR(
+      ReadOptional(errors, fields, "timeout", ReadDuration, &spec->timeout));
+  RETURN_IF_ERROR(
+      ReadOptional(errors, fields, "output", ReadString, &spec->output));
+  RETURN_IF_ERROR(ReadShuffle(errors, fields, spec));
+  return CheckProcessor(errors, *fields.Find("processor"), fields.Find("model"),
+                        *spec);
+}
+
+// Whether the model takes the input the job or stage has (`input`: the
+// field that gives it, or null; a stage after the first always has one).
+Status CheckModelInput(const Errors& errors, const FieldMap& fields,
+                       const Field* input, bool later_stage,
+                       const JobSpec& spec) {
+  const bool no_input =
+      spec.model == Model::kStandalone || spec.model == Model::kBroadcast;
+  if (later_stage && no_input) {
+    const Field* model = fields.Find("model");
+    return errors.At(model->mark(),
+                     model->Say("a stage after the first reads the files of "
+                                "the one before: use model 'map', "
+                                "'mapreduce' or 'shuffle'"));
+  }
+  if (input != nullptr && no_input) {
+    return errors.At(input->key.Mark(),
+                     input->Say("model " + Quote(ModelName(spec.model)) +
+                                " takes no input (use model 'map' or "
+                                "'mapreduce', or drop the input)"));
+  }
+  if (input == nullptr && !later_stage && spec.model == Model::kShuffle) {
+    return errors.At(fields.Find("model")->mark(),
+                     fields.Find("model")->Say(
+                         "model 'shuffle' needs an input (its map tasks)"));
+  }
+  return OkStatus();
+}
+
+// One stage of a chain: an item of `stages` or of the stored `then`. On
+// entry *s holds the defaults (name, output, retry, timeout, and for the
+// first stage the chain's input).
+Status ReadStage(const Errors& errors, const YAML::Node& node,
+                 const YAML::Mark& where, int number, const Field* input,
+                 JobSpec* s) {
+  const bool first = number == 1;
+  ASSIGN_OR_RETURN(
+      FieldMap fields,
+      FieldMap::Read(errors, node, where, "stage " + std::to_string(number),
+                     kStageFields));
+  RETURN_IF_ERROR(
+      ReadOptional(errors, fields, "name", ReadNonEmptyString, &s->name));
+  s->model = first && input == nullptr ? Model::kStandalone : Model::kMap;
+  RETURN_IF_ERROR(ReadWork(errors, fields, s));
+  if (const Field* split = fields.Find("split")) {
+    if (first) {
+      return errors.At(split->key.Mark(),
+                       split->Say("the first stage reads the chain's input: "
+                                  "give its split as 'input.split'"));
+    }
+    RETURN_IF_ERROR(ReadSplit(errors, *split, s));
+  }
+  return CheckModelInput(errors, fields, input, !first, *s);
+}
+
+StatusOr<std::vector<JobSpec>> ReadStageList(const Errors& errors,
+                                             const Field& field,
+                                             int first_number,
+                                             const Field* input,
+                                             const JobSpec& defaults) {
+  if (!field.value.IsSequence() || field.value.size() == 0) {
+    return errors.At(field.mark(),
+                     field.Say("expected a non-empty sequence of stages, got " +
+                               Describe(field.value)));
+  }
+  if (field.value.size() + first_number > kMaxStages + 1) {
+    return errors.At(field.mark(),
+                     field.Say("a chain has at most " +
+                               std::to_string(kMaxStages) + " stages"));
+  }
+  std::vector<JobSpec> out;
+  for (const YAML::Node& item : field.value) {
+    const int number = first_number + static_cast<int>(out.size());
+    JobSpec s;
+    s.name = defaults.name;
+    s.output = defaults.output;
+    s.retry = defaults.retry;
+    s.timeout = defaults.timeout;
+    if (number == 1) {
+      s.input_kind = defaults.input_kind;
+      s.range = defaults.range;
+      s.list = defaults.list;
+      s.files = defaults.files;
+      s.split_bytes = defaults.split_bytes;
+    } else {
+      s.input_kind = JobSpec::InputKind::kFiles;
+    }
+    RETURN_IF_ERROR(ReadStage(errors, item,
+                              item.IsNull() ? field.mark() : item.Mark(),
+                              number, input, &s));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+// `stages:` — the chain as a user writes it, into the spec of its first
+// stage with the rest under `then`.
+StatusOr<JobSpec> ReadChain(const Errors& errors, const FieldMap& top,
+                            const Field& stages, JobSpec defaults) {
+  for (std::string_view name : kPerStageFields) {
+    if (const Field* f = top.Find(name)) {
+      return errors.At(f->key.Mark(),
+                       f->Say("with 'stages', give it in each stage"));
+    }
+  }
+  for (std::string_view name : {"then", "chain"}) {
+    if (const Field* f = top.Find(name)) {
+      return errors.At(f->key.Mark(),
+                       f->Say("is written by taskgrid; use 'stages'"));
+    }
+  }
+  if (defaults.output.empty()) {
+    return errors.At(stages.key.Mark(),
+                     "a chain of stages needs an 'output' (the last stage "
+                     "writes there, the others under OUTPUT/_stages/K)");
+  }
+  const std::string base = defaults.name;
+  const std::string output = defaults.output;
+  ASSIGN_OR_RETURN(
+      std::vector<JobSpec> chain,
+      ReadStageList(errors, stages, 1, top.Find("input"), defaults));
+  const int n = static_cast<int>(chain.size());
+  const bool named_stages = n > 1;
+  for (int k = 0; k < n; ++k) {
+    JobSpec& s = chain[static_cast<size_t>(k)];
+    s.stage = k + 1;
+    s.stages = n;
+    if (s.name == base && named_stages) {
+      s.name =
+          base + " [" + std::to_string(k + 1) + "/" + std::to_string(n) + "]";
+    }
+    if (s.output == output && k + 1 < n) {
+      s.output = output + "/_stages/" + std::to_string(k + 1);
+    }
+  }
+  JobSpec first = std::move(chain[0]);
+  first.key = defaults.key;
+  first.then.assign(std::make_move_iterator(chain.begin() + 1),
+                    std::make_move_iterator(chain.end()));
+  return first;
+}
+
+// `chain: {stage, of, after}` of a stored stage.
+Status ReadChainPlace(const Errors& errors, const Field& field, JobSpec* spec) {
+  ASSIGN_OR_RETURN(FieldMap fields,
+                   FieldMap::Read(errors, field, kChainFields));
+  int64_t stage = 0;
+  int64_t of = 0;
+  RETURN_IF_ERROR(ReadRequired(errors, fields, "stage", ReadInt, &stage));
+  RETURN_IF_ERROR(ReadRequired(errors, fields, "of", ReadInt, &of));
+  RETURN_IF_ERROR(
+      ReadOptional(errors, fields, "after", ReadInt, &spec->after_job));
+  const int64_t rest = static_cast<int64_t>(spec->then.size());
+  if (stage < 1 || of > kMaxStages || of != stage + rest ||
+      spec->after_job < 0) {
+    return errors.At(
+        field.mark(),
+        field.Say("expected 1 <= stage, of = stage + " + std::to_string(rest) +
+                  " (the stages under 'then') <= " +
+                  std::to_string(kMaxStages) + " and after >= 0"));
+  }
+  spec->stage = static_cast<int>(stage);
+  spec->stages = static_cast<int>(of);
+  for (size_t i = 0; i < spec->then.size(); ++i) {
+    spec->then[i].stage = spec->stage + 1 + static_cast<int>(i);
+    spec->then[i].stages = spec->stages;
+  }
+  return OkStatus();
+}
+
 StatusOr<JobSpec> Parse(const Errors& errors, std::string_view yaml) {
   RETURN_IF_ERROR(CheckEncoding(errors, yaml));
   ASSIGN_OR_RETURN(const YAML::Node root, LoadOneDocument(errors, yaml));
@@ -844,42 +1053,39 @@ StatusOr<JobSpec> Parse(const Errors& errors, std::string_view yaml) {
   RETURN_IF_ERROR(
       ReadRequired(errors, top, "name", ReadNonEmptyString, &spec.name));
   RETURN_IF_ERROR(ReadOptional(errors, top, "key", ReadString, &spec.key));
-  RETURN_IF_ERROR(ReadRequired(errors, top, "processor", ReadNonEmptyString,
-                               &spec.processor));
-  if (const Field* f = top.Find("input")) {
-    RETURN_IF_ERROR(ReadInput(errors, *f, &spec));
-  }
-  spec.model = spec.input_kind == JobSpec::InputKind::kNone ? Model::kStandalone
-                                                            : Model::kMap;
-  RETURN_IF_ERROR(ReadOptional(errors, top, "model", ReadModel, &spec.model));
-  if (const Field* f = top.Find("params")) {
-    RETURN_IF_ERROR(ReadParams(errors, *f, &spec.params));
-  }
-  if (const Field* f = top.Find("retry")) {
-    RETURN_IF_ERROR(ReadRetry(errors, *f, &spec.retry));
-  }
-  RETURN_IF_ERROR(
-      ReadOptional(errors, top, "timeout", ReadDuration, &spec.timeout));
-  RETURN_IF_ERROR(
-      ReadOptional(errors, top, "output", ReadString, &spec.output));
-
-  RETURN_IF_ERROR(ReadShuffle(errors, top, &spec));
-
-  RETURN_IF_ERROR(
-      CheckProcessor(errors, *top.Find("processor"), top.Find("model"), spec));
   const Field* input = top.Find("input");
-  if (input != nullptr &&
-      (spec.model == Model::kStandalone || spec.model == Model::kBroadcast)) {
-    return errors.At(input->key.Mark(),
-                     input->Say("model " + Quote(ModelName(spec.model)) +
-                                " takes no input (use model 'map' or "
-                                "'mapreduce', or drop the input)"));
+  if (input != nullptr) {
+    RETURN_IF_ERROR(
+        ReadInput(errors, *input, top.Find("chain") != nullptr, &spec));
   }
-  if (input == nullptr && spec.model == Model::kShuffle) {
-    return errors.At(top.Find("model")->mark(),
-                     top.Find("model")->Say(
-                         "model 'shuffle' needs an input (its map tasks)"));
+  if (const Field* stages = top.Find("stages")) {
+    if (const Field* f = top.Find("retry")) {
+      RETURN_IF_ERROR(ReadRetry(errors, *f, &spec.retry));
+    }
+    RETURN_IF_ERROR(
+        ReadOptional(errors, top, "timeout", ReadDuration, &spec.timeout));
+    RETURN_IF_ERROR(
+        ReadOptional(errors, top, "output", ReadString, &spec.output));
+    return ReadChain(errors, top, *stages, std::move(spec));
   }
+  spec.model = input == nullptr ? Model::kStandalone : Model::kMap;
+  RETURN_IF_ERROR(ReadWork(errors, top, &spec));
+  RETURN_IF_ERROR(CheckModelInput(errors, top, input, false, spec));
+  const Field* then = top.Find("then");
+  const Field* chain = top.Find("chain");
+  if (then != nullptr && chain == nullptr) {
+    return errors.At(then->key.Mark(),
+                     then->Say("needs 'chain' (both are written by taskgrid; "
+                               "use 'stages')"));
+  }
+  if (then != nullptr) {
+    JobSpec defaults;
+    defaults.name = spec.name;
+    // The stages' numbers are checked against `chain` below.
+    ASSIGN_OR_RETURN(spec.then,
+                     ReadStageList(errors, *then, 2, nullptr, defaults));
+  }
+  if (chain != nullptr) RETURN_IF_ERROR(ReadChainPlace(errors, *chain, &spec));
   return spec;
 }
 
@@ -891,6 +1097,46 @@ void EmitString(YAML::Emitter& out, std::string_view key,
 
 std::string Ms(std::chrono::milliseconds d) {
   return std::to_string(d.count()) + "ms";
+}
+
+void EmitSplit(YAML::Emitter& out, int64_t split_bytes) {
+  out << YAML::Key << "split" << YAML::Value
+      << "bytes:" + std::to_string(split_bytes);
+}
+
+// What ReadWork reads: processor, model, params, retry, timeout, output and
+// the shuffle fields.
+void EmitWork(YAML::Emitter& out, const JobSpec& spec) {
+  EmitString(out, "processor", spec.processor);
+  out << YAML::Key << "model" << YAML::Value
+      << std::string(ModelName(spec.model));
+  if (!spec.params.values().empty()) {
+    out << YAML::Key << "params" << YAML::Value << YAML::BeginMap;
+    for (const auto& [k, v] : spec.params.values()) {
+      out << YAML::Key << YAML::DoubleQuoted << k;
+      out << YAML::Value << YAML::DoubleQuoted << v;
+    }
+    out << YAML::EndMap;
+  }
+  out << YAML::Key << "retry" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "max_attempts" << YAML::Value << spec.retry.max_attempts;
+  out << YAML::Key << "backoff" << YAML::Value << Ms(spec.retry.backoff);
+  out << YAML::EndMap;
+  if (spec.timeout.count() != 0) {
+    out << YAML::Key << "timeout" << YAML::Value << Ms(spec.timeout);
+  }
+  if (!spec.output.empty()) EmitString(out, "output", spec.output);
+  if (spec.model == Model::kShuffle) {
+    out << YAML::Key << "partitions" << YAML::Value << spec.partitions;
+    out << YAML::Key << "memory" << YAML::Value
+        << std::to_string(spec.memory_bytes);
+    if (!spec.range_splits.empty()) {
+      out << YAML::Key << "range_splits" << YAML::Value << YAML::Flow
+          << YAML::BeginSeq;
+      for (const std::string& k : spec.range_splits) out << HexEncode(k);
+      out << YAML::EndSeq;
+    }
+  }
 }
 
 }  // namespace
@@ -996,9 +1242,6 @@ std::string JobSpecToYaml(const JobSpec& spec) {
   out << YAML::BeginMap;
   EmitString(out, "name", spec.name);
   if (!spec.key.empty()) EmitString(out, "key", spec.key);
-  EmitString(out, "processor", spec.processor);
-  out << YAML::Key << "model" << YAML::Value
-      << std::string(ModelName(spec.model));
   if (spec.input_kind == JobSpec::InputKind::kRange) {
     out << YAML::Key << "input" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "range" << YAML::Value << YAML::BeginMap;
@@ -1016,41 +1259,47 @@ std::string JobSpecToYaml(const JobSpec& spec) {
     out << YAML::Key << "files" << YAML::Value << YAML::BeginSeq;
     for (const std::string& f : spec.files) out << YAML::DoubleQuoted << f;
     out << YAML::EndSeq;
-    if (spec.split_bytes > 0) {
-      out << YAML::Key << "split" << YAML::Value
-          << "bytes:" + std::to_string(spec.split_bytes);
-    }
+    if (spec.split_bytes > 0) EmitSplit(out, spec.split_bytes);
     out << YAML::EndMap;
   }
-  if (!spec.params.values().empty()) {
-    out << YAML::Key << "params" << YAML::Value << YAML::BeginMap;
-    for (const auto& [k, v] : spec.params.values()) {
-      out << YAML::Key << YAML::DoubleQuoted << k;
-      out << YAML::Value << YAML::DoubleQuoted << v;
-    }
+  EmitWork(out, spec);
+  if (spec.stage > 0) {
+    out << YAML::Key << "chain" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "stage" << YAML::Value << spec.stage;
+    out << YAML::Key << "of" << YAML::Value << spec.stages;
+    out << YAML::Key << "after" << YAML::Value << spec.after_job;
     out << YAML::EndMap;
   }
-  out << YAML::Key << "retry" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "max_attempts" << YAML::Value << spec.retry.max_attempts;
-  out << YAML::Key << "backoff" << YAML::Value << Ms(spec.retry.backoff);
-  out << YAML::EndMap;
-  if (spec.timeout.count() != 0) {
-    out << YAML::Key << "timeout" << YAML::Value << Ms(spec.timeout);
-  }
-  if (!spec.output.empty()) EmitString(out, "output", spec.output);
-  if (spec.model == Model::kShuffle) {
-    out << YAML::Key << "partitions" << YAML::Value << spec.partitions;
-    out << YAML::Key << "memory" << YAML::Value
-        << std::to_string(spec.memory_bytes);
-    if (!spec.range_splits.empty()) {
-      out << YAML::Key << "range_splits" << YAML::Value << YAML::Flow
-          << YAML::BeginSeq;
-      for (const std::string& k : spec.range_splits) out << HexEncode(k);
-      out << YAML::EndSeq;
+  if (!spec.then.empty()) {
+    out << YAML::Key << "then" << YAML::Value << YAML::BeginSeq;
+    for (const JobSpec& next : spec.then) {
+      out << YAML::BeginMap;
+      EmitString(out, "name", next.name);
+      if (next.split_bytes > 0) EmitSplit(out, next.split_bytes);
+      EmitWork(out, next);
+      out << YAML::EndMap;
     }
+    out << YAML::EndSeq;
   }
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
+}
+
+JobSpec NextStage(const JobSpec& done, int64_t done_job,
+                  std::vector<std::string> files) {
+  JobSpec next = done.then.front();
+  next.then.assign(done.then.begin() + 1, done.then.end());
+  next.stage = done.stage + 1;
+  next.stages = done.stages;
+  next.after_job = done_job;
+  next.key = NextStageKey(done_job);
+  next.input_kind = JobSpec::InputKind::kFiles;
+  next.files = std::move(files);
+  return next;
+}
+
+std::string NextStageKey(int64_t job_id) {
+  return "taskgrid:after:" + std::to_string(job_id);
 }
 
 }  // namespace taskgrid

@@ -90,6 +90,13 @@ void ExpectSameSpec(const JobSpec& a, const JobSpec& b) {
   EXPECT_EQ(a.retry.backoff, b.retry.backoff);
   EXPECT_EQ(a.timeout, b.timeout);
   EXPECT_EQ(a.output, b.output);
+  EXPECT_EQ(a.stage, b.stage);
+  EXPECT_EQ(a.stages, b.stages);
+  EXPECT_EQ(a.after_job, b.after_job);
+  ASSERT_EQ(a.then.size(), b.then.size());
+  for (size_t i = 0; i < a.then.size(); ++i) {
+    ExpectSameSpec(a.then[i], b.then[i]);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -436,6 +443,53 @@ std::vector<ErrorCase> ErrorCases() {
        Job(std::string_view("output: a\0b\n", 12)),
        "3:10",
        {"NUL byte"}},
+      // Chained stages.
+      {"StagesWithTopProcessor",
+       Job("output: o\nstages:\n  - processor: spec_all\n"),
+       "2:1",
+       {"field 'processor'", "with 'stages', give it in each stage"}},
+      {"StagesWithoutOutput",
+       "name: j\nstages:\n  - processor: spec_all\n",
+       "2:1",
+       {"a chain of stages needs an 'output'"}},
+      {"StagesEmpty",
+       "name: j\noutput: o\nstages: []\n",
+       "3:9",
+       {"field 'stages'", "non-empty sequence of stages"}},
+      {"StageUnknownField",
+       "name: j\noutput: o\nstages:\n  - processor: spec_all\n    "
+       "modle: map\n",
+       "5:5",
+       {"unknown field 'modle' in stage 1", "did you mean 'model'?"}},
+      {"StageUnknownProcessor",
+       "name: j\noutput: o\ninput: {list: [a]}\nstages:\n  - processor: "
+       "spec_all\n  - processor: nope\n",
+       "6:16",
+       {"unknown processor 'nope'"}},
+      {"LaterStageWithoutInputModel",
+       "name: j\noutput: o\ninput: {list: [a]}\nstages:\n  - processor: "
+       "spec_all\n  - {processor: spec_all, model: standalone}\n",
+       "6:34",
+       {"a stage after the first reads the files of the one before"}},
+      {"FirstStageSplit",
+       "name: j\noutput: o\ninput: {files: [x]}\nstages:\n  - processor: "
+       "spec_all\n    split: bytes:1MiB\n",
+       "6:5",
+       {"field 'split'", "give its split as 'input.split'"}},
+      {"FirstStageModelTakesNoInput",
+       "name: j\noutput: o\ninput: {list: [a]}\nstages:\n  - {processor: "
+       "spec_all, model: standalone}\n",
+       "3:1",
+       {"model 'standalone' takes no input"}},
+      {"ThenWithoutChain",
+       Job("then:\n  - processor: spec_all\n"),
+       "3:1",
+       {"field 'then'", "needs 'chain'"}},
+      {"ChainPlaceInconsistent",
+       Job("model: map\ninput: {list: [a]}\nchain: {stage: 1, of: 3}\nthen:\n"
+           "  - processor: spec_all\n"),
+       "5:8",
+       {"field 'chain'", "of = stage + 1"}},
   };
 }
 
@@ -638,8 +692,9 @@ TEST(ParseJobSpecTest, AcceptsExtremeValidRanges) {
 // Round trip.
 
 TEST(JobSpecTest, FilesInput) {
-  auto spec = Parse(Job("model: map\ninput: {files: [\"a/*.gz\", b.log], "
-                        "split: \"bytes:64MiB\"}\n"));
+  auto spec =
+      Parse(Job("model: map\ninput: {files: [\"a/*.gz\", b.log], "
+                "split: \"bytes:64MiB\"}\n"));
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->input_kind, JobSpec::InputKind::kFiles);
   EXPECT_EQ(spec->files, (std::vector<std::string>{"a/*.gz", "b.log"}));
@@ -691,6 +746,89 @@ output: "out dir/"
     // And the rendering is a fixed point.
     EXPECT_EQ(JobSpecToYaml(*second), yaml);
   }
+}
+
+TEST(JobSpecStagesTest, StagesBecomeTheFirstStageWithTheRestUnderThen) {
+  StatusOr<JobSpec> spec = Parse(R"(name: chain
+key: nightly
+input: {files: ["in/*.txt"], split: "bytes:1MiB"}
+output: out
+retry: {max_attempts: 5}
+timeout: 1m
+stages:
+  - processor: spec_all
+    model: mapreduce
+    params: {top: 3}
+  - processor: spec_map_only
+    split: "bytes:2MiB"
+    retry: {max_attempts: 2}
+  - processor: spec_all
+    name: last one
+    timeout: 5s
+)");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->name, "chain [1/3]");
+  EXPECT_EQ(spec->key, "nightly");
+  EXPECT_EQ(spec->processor, "spec_all");
+  EXPECT_EQ(spec->model, Model::kMapReduce);
+  EXPECT_EQ(spec->files, std::vector<std::string>{"in/*.txt"});
+  EXPECT_EQ(spec->split_bytes, int64_t{1} << 20);
+  EXPECT_EQ(spec->output, "out/_stages/1");
+  EXPECT_EQ(spec->retry.max_attempts, 5);
+  EXPECT_EQ(spec->timeout, std::chrono::minutes(1));
+  EXPECT_EQ(spec->params.values(), (Values{{"top", "3"}}));
+  EXPECT_EQ(spec->stage, 1);
+  EXPECT_EQ(spec->stages, 3);
+  ASSERT_EQ(spec->then.size(), 2u);
+  const JobSpec& second = spec->then[0];
+  EXPECT_EQ(second.name, "chain [2/3]");
+  EXPECT_EQ(second.processor, "spec_map_only");
+  EXPECT_EQ(second.model, Model::kMap);  // the default: it reads files
+  EXPECT_EQ(second.split_bytes, int64_t{2} << 20);
+  EXPECT_EQ(second.output, "out/_stages/2");
+  EXPECT_EQ(second.retry.max_attempts, 2);
+  EXPECT_EQ(second.timeout, std::chrono::minutes(1));
+  EXPECT_TRUE(second.key.empty());
+  const JobSpec& third = spec->then[1];
+  EXPECT_EQ(third.name, "last one");
+  EXPECT_EQ(third.output, "out");
+  EXPECT_EQ(third.timeout, std::chrono::seconds(5));
+
+  // Stored and read back, then the next stage made from it, stored and
+  // read back again: nothing of the chain is lost on the way.
+  StatusOr<JobSpec> stored = Parse(JobSpecToYaml(*spec));
+  ASSERT_TRUE(stored.ok()) << stored.status() << "\n" << JobSpecToYaml(*spec);
+  ExpectSameSpec(*spec, *stored);
+  const JobSpec next =
+      NextStage(*stored, 41, {"out/_stages/1/part-00000", "out/_stages/1/x"});
+  EXPECT_EQ(next.key, NextStageKey(41));
+  EXPECT_EQ(next.after_job, 41);
+  EXPECT_EQ(next.stage, 2);
+  EXPECT_EQ(next.input_kind, JobSpec::InputKind::kFiles);
+  EXPECT_EQ(next.files.size(), 2u);
+  EXPECT_EQ(next.split_bytes, int64_t{2} << 20);
+  ASSERT_EQ(next.then.size(), 1u);
+  StatusOr<JobSpec> next_stored = Parse(JobSpecToYaml(next));
+  ASSERT_TRUE(next_stored.ok()) << next_stored.status() << "\n"
+                                << JobSpecToYaml(next);
+  ExpectSameSpec(next, *next_stored);
+  const JobSpec last = NextStage(*next_stored, 42, {});
+  EXPECT_EQ(last.stage, 3);
+  EXPECT_TRUE(last.then.empty());
+  StatusOr<JobSpec> last_stored = Parse(JobSpecToYaml(last));
+  ASSERT_TRUE(last_stored.ok()) << last_stored.status();
+  ExpectSameSpec(last, *last_stored);
+  EXPECT_EQ(last_stored->name, "last one");
+}
+
+TEST(JobSpecStagesTest, OneStageIsAPlainJobWithItsOwnOutput) {
+  StatusOr<JobSpec> spec =
+      Parse("name: one\noutput: out\nstages:\n  - processor: spec_all\n");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->name, "one");
+  EXPECT_EQ(spec->output, "out");
+  EXPECT_EQ(spec->model, Model::kStandalone);
+  EXPECT_TRUE(spec->then.empty());
 }
 
 TEST(JobSpecToYamlTest, RoundTripsNestedAndListParams) {

@@ -228,6 +228,9 @@ void ClusterMaster::StartJob(int64_t job_id) {
       spdlog::info("job {} {}{}{}", job_id, JobStateName(out->state),
                    out->error.empty() ? "" : ": ", out->error);
     }
+    // A chain's next stage (made before this one succeeded; a new leader
+    // would find it among the unfinished jobs).
+    if (out.ok() && out->next_job != 0) StartJob(out->next_job);
     std::lock_guard<std::mutex> g(mu_);
     auto it = jobs_.find(job_id);
     if (it != jobs_.end()) it->second.done = true;

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -18,6 +19,7 @@
 #include "io/output_committer.h"
 #include "io/split.h"
 #include "master/shuffle_outputs.h"
+#include "master/submit.h"
 
 namespace taskgrid {
 namespace {
@@ -192,6 +194,7 @@ Status Master::Start(int64_t job_id,
                                    spec.status().message());
   }
   spec_ = *std::move(spec);
+  worker_ids_ = worker_ids;
   const auto gone = [](const std::string&) { return false; };
   ASSIGN_OR_RETURN(
       epoch_, store_->AcquireJob(
@@ -410,7 +413,8 @@ bool Master::RunReduce(std::unique_lock<std::mutex>& lock,
   }
 }
 
-Status Master::CommitOutputs(std::unique_lock<std::mutex>& lock) {
+Status Master::CommitOutputs(std::unique_lock<std::mutex>& lock,
+                             std::vector<std::string>* names) {
   lock.unlock();
   // Every success (and its outputs) must be durable before the files that
   // the store names are moved.
@@ -424,6 +428,7 @@ Status Master::CommitOutputs(std::unique_lock<std::mutex>& lock) {
           c.attempt = o.attempt;
           c.input = DescribeInput(payload);
           c.file = o.file;
+          names->push_back(o.file.name);
           outputs.push_back(std::move(c));
         });
   }
@@ -433,6 +438,24 @@ Status Master::CommitOutputs(std::unique_lock<std::mutex>& lock) {
   }
   lock.lock();
   return s;
+}
+
+StatusOr<int64_t> Master::StartNextStage(
+    std::unique_lock<std::mutex>& lock, const std::vector<std::string>& names) {
+  std::vector<std::string> files;
+  files.reserve(names.size());
+  for (const std::string& name : names)
+    files.push_back(spec_.output + "/" + name);
+  // Part files are numbered: in name order they are in the order the stage
+  // made them (a sort's parts concatenate sorted).
+  std::sort(files.begin(), files.end());
+  const JobSpec next = NextStage(spec_, job_id_, std::move(files));
+  lock.unlock();
+  StatusOr<SubmitResult> r =
+      SubmitJob(store_, next, worker_ids_, /*force=*/false, clock_);
+  lock.lock();
+  RETURN_IF_ERROR(r.status());
+  return r->job_id;
 }
 
 Status Master::RunPostProcess(std::unique_lock<std::mutex>& lock) {
@@ -507,8 +530,9 @@ StatusOr<JobOutcome> Master::Wait() {
                 tracker_->counts()[static_cast<size_t>(TaskState::kDead)]) +
             " task(s) dead";
   }
+  std::vector<std::string> committed;
   if (ok && !spec_.output.empty()) {
-    Status commit = CommitOutputs(lock);
+    Status commit = CommitOutputs(lock, &committed);
     if (!commit.ok()) {
       ok = false;
       error = commit.WithPrefix("output commit").ToString();
@@ -518,6 +542,22 @@ StatusOr<JobOutcome> Master::Wait() {
   if (!post.ok()) {
     ok = false;
     error = post.WithPrefix("post-process").ToString();
+  }
+  int64_t next_job = 0;
+  if (ok && !spec_.then.empty()) {
+    // Before this stage is marked succeeded: a crash in between is
+    // repaired by running this job again, which finds the next by its key.
+    StatusOr<int64_t> next = StartNextStage(lock, committed);
+    if (next.ok()) {
+      next_job = *next;
+      MaybeInjectFault("chain-next-made");
+    } else {
+      ok = false;
+      error =
+          next.status()
+              .WithPrefix("starting stage " + std::to_string(spec_.stage + 1))
+              .ToString();
+    }
   }
   const JobState final_state = ok ? JobState::kSucceeded : JobState::kFailed;
   writer_->SetJobState(
@@ -535,6 +575,7 @@ StatusOr<JobOutcome> Master::Wait() {
   }
   JobOutcome o = OutcomeLocked(final_state, error);
   o.result = result;
+  o.next_job = next_job;
   return finish(o);
 }
 

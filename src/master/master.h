@@ -59,6 +59,9 @@ struct JobOutcome {
   int64_t rejected_reports = 0;
   std::string result;  // the reduce result, if any
   std::string error;   // why the job failed or stopped, if it did
+  // A chained stage that succeeded: the job of the stage after it (created,
+  // or found by its key, before this one was marked succeeded); 0 if none.
+  int64_t next_job = 0;
 };
 
 struct Progress {
@@ -112,8 +115,14 @@ class Master : public MasterService {
   // false if it ended dead.
   bool RunReduce(std::unique_lock<std::mutex>& lock, std::string* result);
   Status RunPostProcess(std::unique_lock<std::mutex>& lock);
-  // The job commit of output files (io/output_committer.h).
-  Status CommitOutputs(std::unique_lock<std::mutex>& lock);
+  // The job commit of output files (io/output_committer.h); *names gets
+  // the committed files' names.
+  Status CommitOutputs(std::unique_lock<std::mutex>& lock,
+                       std::vector<std::string>* names);
+  // A chained stage that succeeded: creates the next stage's job on the
+  // files it committed (`names`, under its output), or finds it by key.
+  StatusOr<int64_t> StartNextStage(std::unique_lock<std::mutex>& lock,
+                                   const std::vector<std::string>& names);
   JobOutcome OutcomeLocked(JobState state, std::string error) const;
   // Shuffle: map tasks `ids` run again (their outputs are lost).
   void RerunMapsLocked(const std::vector<int64_t>& ids, const std::string& why);
@@ -129,6 +138,7 @@ class Master : public MasterService {
   int64_t job_id_ = 0;
   JobSpec spec_;
   JobDefinition definition_;
+  std::vector<std::string> worker_ids_;
   int64_t epoch_ = 0;
 
   mutable std::mutex mu_;

@@ -87,17 +87,21 @@ class ClusterTest : public ::testing::Test {
 
   Process* StartWorker(const std::string& id, int slots = 2,
                        const std::string& token_file = "",
-                       std::vector<std::string> env = {}) {
+                       std::vector<std::string> env = {},
+                       const std::vector<std::string>& extra_args = {}) {
     SpawnOptions o;
     o.env = std::move(env);
     o.stderr_path = dir_.Path("worker-" + id + ".log");
     o.cwd = dir_.path();
     std::string error;
-    workers_[id] = Process::Start(
-        {TASKGRID_TESTBIN, "worker", "--master", MasterList(), "--token-file",
-         token_file.empty() ? dir_.Path("token") : token_file, "--slots",
-         std::to_string(slots), "--id", id},
-        o, &error);
+    std::vector<std::string> args = {
+        TASKGRID_TESTBIN, "worker",
+        "--master",       MasterList(),
+        "--token-file",   token_file.empty() ? dir_.Path("token") : token_file,
+        "--slots",        std::to_string(slots),
+        "--id",           id};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    workers_[id] = Process::Start(args, o, &error);
     EXPECT_NE(workers_[id], nullptr) << error;
     return workers_[id].get();
   }
@@ -335,17 +339,121 @@ TEST_F(ClusterTest, LogstatsOutputIsIdenticalToEmbedded) {
 
 // Shuffle across worker processes: reduce tasks fetch their partitions
 // from the other worker's data service; the output is the embedded one.
+// Then the workers remove the finished job's map outputs
+// (DATA_DIR/shuffle/job-J) within a few heartbeats.
 TEST_F(ClusterTest, ShuffleWordCountMatchesEmbedded) {
   const std::string logs = GenerateDemoLogs("2MiB");
   RunEmbedded(WordCountSpec(logs, "embedded"));
   StartMaster();
   ASSERT_TRUE(WaitUntil([&] { return Leads(0); }, seconds(10)));
-  StartWorker("w1", 1);
-  StartWorker("w2", 1);
-  CommandResult cluster =
-      Tg({"submit", WordCountSpec(logs, "cluster"), "--wait"});
-  ASSERT_TRUE(cluster.exited && cluster.exit_code == 0) << cluster.Describe();
+  for (const char* id : {"w1", "w2"}) {
+    StartWorker(id, 1, "", {},
+                {"--data-dir", dir_.Path(std::string("data-") + id)});
+  }
+  const int64_t job = Submit(WordCountSpec(logs, "cluster"));
+  ASSERT_GT(job, 0);
+  EXPECT_EQ(WaitForEnd(job), "succeeded") << MasterLog(0);
   ExpectSameOutputs(5);  // part-00000..2, _manifest.csv, _SUCCESS
+  const auto job_dir = [&](const char* id) {
+    return dir_.Path(std::string("data-") + id + "/shuffle/job-" +
+                     std::to_string(job));
+  };
+  // The map outputs were written there (the shuffle dir stays)...
+  EXPECT_TRUE(fs::exists(dir_.Path("data-w1/shuffle")) ||
+              fs::exists(dir_.Path("data-w2/shuffle")));
+  // ...and are gone once the master told the workers the job finished.
+  EXPECT_TRUE(WaitUntil(
+      [&] { return !fs::exists(job_dir("w1")) && !fs::exists(job_dir("w2")); },
+      seconds(10)))
+      << "still there: " << (fs::exists(job_dir("w1")) ? job_dir("w1") : "")
+      << " " << (fs::exists(job_dir("w2")) ? job_dir("w2") : "");
+}
+
+// The part files of DIR/`out` concatenated in name order.
+std::string ConcatParts(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("part-", 0) == 0) names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  std::string all;
+  for (const std::string& n : names) all += ReadFile(dir + "/" + n);
+  return all;
+}
+
+// The distributed sort of binary u64 values (byte splits, range exchange
+// between worker processes): the same parts as embedded, and sorted.
+TEST_F(ClusterTest, SortU64MatchesEmbedded) {
+  std::mt19937_64 rng(11);
+  std::vector<uint64_t> values(300'000);
+  for (uint64_t& v : values) v = rng();
+  values[5] = 0;
+  values[6] = ~uint64_t{0};
+  values[7] = values[8];  // a duplicate
+  const std::string input = dir_.Path("values.u64");
+  WriteFile(input, std::string(reinterpret_cast<const char*>(values.data()),
+                               values.size() * sizeof(uint64_t)));
+  for (const char* out : {"embedded", "cluster"}) {
+    WriteFile(dir_.Path(std::string(out) + ".yaml"),
+              "name: sort\nprocessor: sort\nmodel: shuffle\n"
+              "params: {format: u64}\ninput: {files: [\"" +
+                  input +
+                  "\"], split: \"bytes:300001\"}\npartitions: 3\n"
+                  "memory: 512KiB\noutput: " +
+                  dir_.Path(out) + "\n");
+  }
+  RunEmbedded(dir_.Path("embedded.yaml"));
+  StartMaster();
+  ASSERT_TRUE(WaitUntil([&] { return Leads(0); }, seconds(10)));
+  for (const char* id : {"w1", "w2"}) {
+    StartWorker(id, 1, "", {},
+                {"--data-dir", dir_.Path(std::string("data-") + id)});
+  }
+  CommandResult r = Tg({"submit", dir_.Path("cluster.yaml"), "--wait"});
+  ASSERT_TRUE(r.exited && r.exit_code == 0) << r.Describe() << MasterLog(0);
+  const std::string sorted = ConcatParts(dir_.Path("cluster"));
+  EXPECT_EQ(sorted, ConcatParts(dir_.Path("embedded")));
+  std::sort(values.begin(), values.end());
+  EXPECT_EQ(sorted, std::string(reinterpret_cast<const char*>(values.data()),
+                                values.size() * sizeof(uint64_t)));
+  // Both workers ran a share.
+  std::set<std::string> who;
+  for (const auto& [id, aw] : SucceededTasks(1)) who.insert(aw.second);
+  EXPECT_EQ(who.size(), 2u);
+}
+
+// A chain of stages submitted to the cluster: the master starts each stage
+// when the one before succeeds; `submit --wait` follows the chain.
+TEST_F(ClusterTest, ChainedStagesRunInTheCluster) {
+  const std::string logs = GenerateDemoLogs("1MiB");
+  for (const char* out : {"embedded", "cluster"}) {
+    WriteFile(dir_.Path(std::string(out) + ".yaml"),
+              "name: chain\ninput: {files: [\"" + logs +
+                  "\"]}\noutput: " + dir_.Path(out) +
+                  "\nstages:\n"
+                  "  - {processor: wordcount, model: shuffle, partitions: 3}\n"
+                  "  - {processor: sort, model: shuffle, partitions: 2, "
+                  "params: {format: lines}}\n");
+  }
+  RunEmbedded(dir_.Path("embedded.yaml"));
+  StartMaster();
+  ASSERT_TRUE(WaitUntil([&] { return Leads(0); }, seconds(10)));
+  StartWorker("w1", 2);
+  CommandResult r = Tg({"submit", dir_.Path("cluster.yaml"), "--wait"});
+  ASSERT_TRUE(r.exited && r.exit_code == 0) << r.Describe() << MasterLog(0);
+  EXPECT_NE(r.out.find("next:     job 2 runs the next stage"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("job 2 succeeded"), std::string::npos) << r.out;
+  const std::string parts = ConcatParts(dir_.Path("cluster"));
+  EXPECT_FALSE(parts.empty());
+  EXPECT_EQ(parts, ConcatParts(dir_.Path("embedded")));
+  EXPECT_EQ(ConcatParts(dir_.Path("cluster/_stages/1")),
+            ConcatParts(dir_.Path("embedded/_stages/1")));
+  json jobs = TgJson({"jobs", "--json"});
+  ASSERT_TRUE(jobs.is_array());
+  EXPECT_EQ(jobs.size(), 2u);
 }
 
 // A worker dies after its map tasks succeeded, as it starts the first
