@@ -207,6 +207,7 @@ void ClusterMaster::StartJob(int64_t job_id) {
   mo.writer = options_.writer;
   mo.clock = options_.clock;
   mo.take_over = true;
+  mo.durable_dispatch = true;
   mo.on_work = [this] { WakeFetchers(); };
   auto master = std::make_shared<Master>(store_, registry_, mo);
   Status s = master->Start(job_id, WorkerIds());

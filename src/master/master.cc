@@ -613,6 +613,10 @@ StatusOr<FetchResponse> Master::Fetch(const FetchRequest& req) {
       if (!resp.tasks.empty()) {
         static Counter* const dispatched = Metrics().tasks_dispatched;
         dispatched->Add(resp.tasks.size());
+        if (options_.durable_dispatch) {
+          lock.unlock();
+          RETURN_IF_ERROR(writer_->Flush());
+        }
         return resp;
       }
     }

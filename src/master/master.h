@@ -44,6 +44,12 @@ struct MasterOptions {
   // leader of a cluster, whose leadership proves the old owner is gone
   // (its writes are fenced by the job's new epoch).
   bool take_over = false;
+  // Fetch returns tasks only once their dispatch (the attempt number) is
+  // durable. Needed where workers outlive the master (a cluster): a master
+  // that takes the job over must not hand out an attempt number the one
+  // before it already gave out, or two runs of one attempt would share its
+  // output directory (and one's failure remove the other's files).
+  bool durable_dispatch = false;
   // Called whenever tasks may have become ready (in addition to waking this
   // master's own Fetch waiters), so a multi-job front end can wake its
   // waiting fetches. Called with the master's lock held: must not call

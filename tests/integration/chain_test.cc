@@ -19,6 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::CommandResult;
+using testing::ConcatParts;
 using testing::ReadFile;
 using testing::RunCommand;
 using testing::SpawnOptions;
@@ -60,19 +61,6 @@ class ChainTest : public ::testing::Test {
       WriteFile(tmp_.Path("in/f" + std::to_string(f) + ".txt"), text);
     }
     return counts;
-  }
-
-  // The part files of `dir` concatenated in name order.
-  static std::string Parts(const std::string& dir) {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(dir)) {
-      const std::string name = e.path().filename().string();
-      if (name.rfind("part-", 0) == 0) names.push_back(name);
-    }
-    std::sort(names.begin(), names.end());
-    std::string all;
-    for (const std::string& n : names) all += ReadFile(dir + "/" + n);
-    return all;
   }
 
   void WriteChain() {
@@ -117,7 +105,7 @@ TEST_F(ChainTest, EachStageRunsOnTheFilesTheOneBeforeCommitted) {
   WriteChain();
   CommandResult r = Taskgrid({"run", "chain.yaml", "--workers", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
-  EXPECT_EQ(Parts(tmp_.Path("out")), Expected(counts));
+  EXPECT_EQ(ConcatParts(tmp_.Path("out")), Expected(counts));
   EXPECT_TRUE(fs::exists(tmp_.Path("out/_SUCCESS")));
   // The stages before the last keep their committed output.
   EXPECT_TRUE(fs::exists(tmp_.Path("out/_stages/1/_SUCCESS")));
@@ -126,7 +114,8 @@ TEST_F(ChainTest, EachStageRunsOnTheFilesTheOneBeforeCommitted) {
   for (const auto& [word, n] : counts) {
     words += word + "\t" + std::to_string(n) + "\n";
   }
-  EXPECT_EQ(Parts(tmp_.Path("out/_stages/1")), words);  // wordcount: sorted
+  EXPECT_EQ(ConcatParts(tmp_.Path("out/_stages/1")),
+            words);  // wordcount: sorted
 
   r = Taskgrid({"jobs"});
   EXPECT_NE(r.out.find("words [1/3]"), std::string::npos) << r.out;
@@ -149,7 +138,7 @@ TEST_F(ChainTest, CrashAfterTheNextStageIsMadeIsRepairedByResume) {
 
   r = Taskgrid({"resume", "1"});
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
-  EXPECT_EQ(Parts(tmp_.Path("out")), Expected(counts));
+  EXPECT_EQ(ConcatParts(tmp_.Path("out")), Expected(counts));
   // Stage 2 was found by its key, not made again: three jobs in all, and
   // resuming a finished chain has nothing left to do.
   r = Taskgrid({"jobs"});
@@ -190,7 +179,7 @@ stages:
   for (int f = 0; f < 4; ++f) {
     inputs += ReadFile(tmp_.Path("in/f" + std::to_string(f) + ".txt"));
   }
-  EXPECT_EQ(Parts(tmp_.Path("out")), inputs);
+  EXPECT_EQ(ConcatParts(tmp_.Path("out")), inputs);
 }
 
 TEST_F(ChainTest, MemoryFlagIsTheBudgetOfEveryShuffleStage) {
@@ -203,7 +192,7 @@ TEST_F(ChainTest, MemoryFlagIsTheBudgetOfEveryShuffleStage) {
   // A tiny budget: the maps spill and merge on disk; the result is exact.
   r = Taskgrid({"run", "chain.yaml", "--memory", "4KiB", "--workers", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
-  EXPECT_EQ(Parts(tmp_.Path("out")), Expected(counts));
+  EXPECT_EQ(ConcatParts(tmp_.Path("out")), Expected(counts));
   for (const char* job : {"1", "2"}) {
     r = Taskgrid({"status", job, "--json"});
     EXPECT_NE(r.out.find("memory: 4096"), std::string::npos) << r.out;

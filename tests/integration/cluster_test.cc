@@ -36,6 +36,7 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 using ::taskgrid::testing_grpc::FreePort;
+using testing::ConcatParts;
 
 class ClusterTest : public ::testing::Test {
  protected:
@@ -367,19 +368,6 @@ TEST_F(ClusterTest, ShuffleWordCountMatchesEmbedded) {
       seconds(10)))
       << "still there: " << (fs::exists(job_dir("w1")) ? job_dir("w1") : "")
       << " " << (fs::exists(job_dir("w2")) ? job_dir("w2") : "");
-}
-
-// The part files of DIR/`out` concatenated in name order.
-std::string ConcatParts(const std::string& dir) {
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind("part-", 0) == 0) names.push_back(name);
-  }
-  std::sort(names.begin(), names.end());
-  std::string all;
-  for (const std::string& n : names) all += ReadFile(dir + "/" + n);
-  return all;
 }
 
 // The distributed sort of binary u64 values (byte splits, range exchange

@@ -49,6 +49,8 @@ std::string ReadFile(const std::string& path);
 // Splits on '\n'; a trailing partial line (no '\n') is left out, so a line
 // being written concurrently is never seen half-done.
 std::vector<std::string> ReadLines(const std::string& path);
+// The part-* files of `dir` concatenated in name order (a job's output).
+std::string ConcatParts(const std::string& dir);
 
 struct SpawnOptions {
   // Extra environment entries, "NAME=VALUE"; they override inherited ones.
