@@ -3,12 +3,15 @@
 // thread — all on the same data, in one run.
 //
 //   N random u64 ──┬─► std::sort, 1 thread                       (baseline)
-//                  ├─► RadixSortU64, 1 thread (11-bit digits; also 8, 16)
+//                  ├─► RadixSortU64, 1 thread (in place; LSD with 8, 11, 16
+//                  │   bit digits and a full scratch; in place with
+//                  │   scratches of 2^14..2^20 values)
 //                  └─► sample ─► ChooseU64SplitPoints(2)
 //                        ─► CountU64Partitions + ScatterU64, 2 threads
 //                           (each thread half the input, into disjoint
 //                           slices of the 2 range buffers)
-//                        ─► RadixSortU64 of each range, 2 threads
+//                        ─► RadixSortU64InPlace of each range, 2 threads
+//                           (as a reduce task sorts)
 //
 // The 2-range path is what two map tasks and two reduce tasks of a
 // distributed sort compute, minus the network: it must beat the baseline on
@@ -38,7 +41,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using taskgrid::shuffle::ChooseU64SplitPoints;
 using taskgrid::shuffle::CountU64Partitions;
+using taskgrid::shuffle::kRadixSortScratchValues;
 using taskgrid::shuffle::RadixSortU64;
+using taskgrid::shuffle::RadixSortU64InPlace;
 using taskgrid::shuffle::RadixSortU64WithDigits;
 using taskgrid::shuffle::ScatterU64;
 
@@ -119,11 +124,12 @@ double DistributedSort(const uint64_t* data, size_t n, uint64_t* out,
     std::vector<std::thread> sorters;
     for (size_t p = 1; p < r; ++p) {
       sorters.emplace_back([&, p] {
-        RadixSortU64(out + start[p], start[p + 1] - start[p],
-                     scratch + start[p]);
+        RadixSortU64InPlace(out + start[p], start[p + 1] - start[p],
+                            scratch + p * kRadixSortScratchValues,
+                            kRadixSortScratchValues);
       });
     }
-    RadixSortU64(out, start[1], scratch);
+    RadixSortU64InPlace(out, start[1], scratch, kRadixSortScratchValues);
     for (auto& th : sorters) th.join();
   }
   phases[3] = Seconds(t);
@@ -144,7 +150,9 @@ int main(int argc, char** argv) {
   auto v = Alloc(n);
   auto scratch = Alloc(n);
   std::memset(scratch.data(), 0, n * 8);
-  double best[6] = {1e30, 1e30, 1e30, 1e30, 1e30, 1e30};
+  constexpr int kInPlaceLogs[4] = {14, 16, 18, 20};
+  double best[10];
+  std::fill(best, best + 10, 1e30);
   double phases[4] = {0, 0, 0, 0}, best_phases[4] = {0, 0, 0, 0};
   size_t range0 = 0;
   auto out = Alloc(n);
@@ -175,6 +183,16 @@ int main(int argc, char** argv) {
       Check("RadixSortU64WithDigits", v.data(), want.data(), n);
     }
 
+    // In place, with scratches of several sizes.
+    for (int i = 0; i < 4; ++i) {
+      std::memcpy(v.data(), data.data(), n * 8);
+      t = Clock::now();
+      const size_t sn = std::min(n, size_t{1} << kInPlaceLogs[i]);
+      RadixSortU64InPlace(v.data(), n, scratch.data(), sn);
+      best[6 + i] = std::min(best[6 + i], Seconds(t));
+      Check("RadixSortU64InPlace", v.data(), want.data(), n);
+    }
+
     // Scatter into 2 ranges + radix sort each, on 2 threads (output and
     // scratch buffers allocated once, as a worker's buffer pool would).
     const double s = DistributedSort(data.data(), n, out.data(), scratch.data(),
@@ -188,10 +206,17 @@ int main(int argc, char** argv) {
   const double base = best[0];
   Report("std::sort, 1 thread", base, base, n);
   Report("RadixSortU64, 1 thread (allocates scratch)", best[1], base, n);
+  for (int i = 0; i < 4; ++i) {
+    char what[64];
+    std::snprintf(what, sizeof what, "  in place, scratch 2^%d preallocated",
+                  kInPlaceLogs[i]);
+    Report(what, best[6 + i], base, n);
+  }
   Report("  radix  8-bit digits, scratch preallocated", best[2], base, n);
   Report("  radix 11-bit digits, scratch preallocated", best[3], base, n);
   Report("  radix 16-bit digits, scratch preallocated", best[4], base, n);
-  Report("ScatterU64 2 ranges + RadixSortU64, 2 threads", best[5], base, n);
+  Report("ScatterU64 2 ranges + RadixSortU64InPlace, 2 threads", best[5], base,
+         n);
   std::printf(
       "  sample+splits %.3f s, count %.3f s, scatter %.3f s, sort %.3f s"
       " (ranges %zu / %zu)\n",

@@ -6,6 +6,8 @@
 #ifndef TASKGRID_PROCESSORS_PART_FILE_H_
 #define TASKGRID_PROCESSORS_PART_FILE_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -38,6 +40,29 @@ class PartFile {
  private:
   std::string path_;
   std::FILE* f_ = nullptr;
+};
+
+// An output file written in large pieces, without stdio; each piece's
+// writeback to disk starts at once (sync_file_range), so the fsync of the
+// output commit waits for the last pieces only. Errors name the file:
+// ResourceExhausted for a full disk, Internal otherwise.
+class BulkPartFile {
+ public:
+  BulkPartFile() = default;
+  ~BulkPartFile();  // closes a file still open (a failed attempt)
+  BulkPartFile(const BulkPartFile&) = delete;
+  BulkPartFile& operator=(const BulkPartFile&) = delete;
+
+  // Opens the path an OutputPath call returned (or its error).
+  Status Open(StatusOr<std::string> path);
+  Status Write(const void* data, size_t n);
+  const std::string& path() const { return path_; }
+  Status Close();
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  uint64_t offset_ = 0;
 };
 
 // Up to `max_files` of `files`, spread evenly over the list.

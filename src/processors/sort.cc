@@ -1,6 +1,7 @@
 #include "processors/sort.h"
 
 #include <fcntl.h>
+#include <isa-l/crc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -142,8 +144,9 @@ class SortProcessor : public ShuffleProcessor {
     if (!IsU64(ctx.params())) return ShuffleProcessor::ReducePartition(ctx);
     ShuffleTaskContext* sc = AsShuffleContext(ctx);
     if (sc == nullptr) return FailedPreconditionError("not a reduce task");
+    map_buf_ = shuffle::U64Buffer();
     ASSIGN_OR_RETURN(std::string scratch, sc->ScratchDir());
-    RETURN_IF_ERROR(Open(ctx));
+    RETURN_IF_ERROR(bulk_out_.Open(ctx.OutputPath(PartName(sc->partition()))));
     // The partition's segments one after the other, as one source.
     const std::vector<ShuffleInput>& inputs = sc->inputs();
     size_t next = 0;
@@ -198,29 +201,24 @@ class SortProcessor : public ShuffleProcessor {
       }
     };
     auto sink = [&](std::span<const uint64_t> values) -> Status {
-      if (std::fwrite(values.data(), 8, values.size(), out_.get()) !=
-          values.size()) {
-        return Status(
-            errno == ENOSPC ? StatusCode::kResourceExhausted
-                            : StatusCode::kInternal,
-            "cannot write " + out_.path() + ": " + std::strerror(errno));
-      }
-      return OkStatus();
+      return bulk_out_.Write(values.data(), values.size() * 8);
     };
     // Buffers no larger than the partition needs (the sort takes a
-    // budget-sized chunk of values plus as much radix scratch): fresh
-    // memory costs page faults, ~1 s per GB here.
+    // budget-sized chunk of values, sorted in place): fresh memory costs
+    // page faults, ~1 s per GB here.
     uint64_t total = 0;
     for (const ShuffleInput& in : inputs) total += in.length;
-    const size_t budget = static_cast<size_t>(std::min<uint64_t>(
-        sc->definition().memory_bytes, 2 * total + (64 << 10)));
     auto stats = shuffle::ExternalSortU64(
-        source, sink, {.tmp_dir = scratch, .memory_budget_bytes = budget});
+        source, sink,
+        {.tmp_dir = scratch,
+         .memory_budget_bytes = static_cast<size_t>(
+             std::min<uint64_t>(sc->definition().memory_bytes, SIZE_MAX)),
+         .expected_values = total / 8});
     if (!stats.ok()) return stats.status();
     ctx.Log(std::to_string(stats->values) + " values sorted in " +
             (stats->runs == 0 ? std::string("memory")
                               : std::to_string(stats->runs) + " runs"));
-    return Close();
+    return bulk_out_.Close();
   }
 
   StatusOr<std::vector<std::string>> ChooseSplitPoints(
@@ -301,19 +299,16 @@ class SortProcessor : public ShuffleProcessor {
     }
     const size_t r = splits.size() + 1;
     ASSIGN_OR_RETURN(const U64Range range, RangeOf(ctx.payload()));
-    std::vector<uint64_t> buf(kChunkValues);
+    ASSIGN_OR_RETURN(const std::optional<size_t> loaded,
+                     LoadU64(range, sc.definition().memory_bytes / 2));
+    std::vector<uint64_t> buf;  // for values read chunk by chunk
     std::vector<size_t> counts(r, 0);
-    {
-      ASSIGN_OR_RETURN(auto in, OpenU64(range));
-      U64Reader reader(std::move(in));
-      while (true) {
-        ASSIGN_OR_RETURN(size_t n, reader.Read(buf.data(), buf.size()));
-        if (n == 0) break;
-        const auto c = shuffle::CountU64Partitions(buf.data(), n, splits);
-        for (size_t p = 0; p < r; ++p) counts[p] += c[p];
-        if (ctx.cancelled()) return CancelledError("sort: cancelled");
-      }
-    }
+    RETURN_IF_ERROR(ForEachU64Chunk(
+        ctx, range, loaded, &buf, [&](const uint64_t* v, size_t n) -> Status {
+          const auto c = shuffle::CountU64Partitions(v, n, splits);
+          for (size_t p = 0; p < r; ++p) counts[p] += c[p];
+          return OkStatus();
+        }));
     ASSIGN_OR_RETURN(std::string dir, sc.MapOutputDir());
     shuffle::MapOutputInfo info;
     info.data_path = dir + "/out.data";
@@ -329,25 +324,31 @@ class SortProcessor : public ShuffleProcessor {
         open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return shuffle::internal::ErrnoError("cannot create", tmp);
     Status s = [&]() -> Status {
-      ASSIGN_OR_RETURN(auto in, OpenU64(range));
-      U64Reader reader(std::move(in));
-      while (true) {
-        ASSIGN_OR_RETURN(size_t n, reader.Read(buf.data(), buf.size()));
-        if (n == 0) break;
-        RETURN_IF_ERROR(shuffle::ScatterU64(
-            buf.data(), n, splits,
-            [&](size_t p, std::span<const uint64_t> v) -> Status {
-              const char* bytes = reinterpret_cast<const char*>(v.data());
-              info.partitions[p].crc = shuffle::internal::Crc32(
-                  info.partitions[p].crc, bytes, v.size() * 8);
-              RETURN_IF_ERROR(
-                  WriteAll(fd, bytes, v.size() * 8, cursor[p], tmp));
-              cursor[p] += v.size() * 8;
-              return OkStatus();
-            },
-            1 << 16));
-        if (ctx.cancelled()) return CancelledError("sort: cancelled");
-      }
+      RETURN_IF_ERROR(ForEachU64Chunk(
+          ctx, range, loaded, &buf,
+          [&](const uint64_t* values, size_t n) -> Status {
+            return shuffle::ScatterU64(
+                values, n, splits,
+                [&](size_t p, std::span<const uint64_t> v) -> Status {
+                  const char* bytes = reinterpret_cast<const char*>(v.data());
+                  // isa-l's CRC-32 (the same as zlib's, 10x as fast here).
+                  info.partitions[p].crc = crc32_gzip_refl(
+                      info.partitions[p].crc,
+                      reinterpret_cast<const unsigned char*>(bytes),
+                      v.size() * 8);
+                  RETURN_IF_ERROR(
+                      WriteAll(fd, bytes, v.size() * 8, cursor[p], tmp));
+                  // Start writing back now: the fdatasync at the end then
+                  // waits for the last pieces only (advice; errors show
+                  // there).
+                  sync_file_range(fd, static_cast<off_t>(cursor[p]),
+                                  static_cast<off_t>(v.size() * 8),
+                                  SYNC_FILE_RANGE_WRITE);
+                  cursor[p] += v.size() * 8;
+                  return OkStatus();
+                },
+                1 << 16);
+          }));
       for (size_t p = 0; p < r; ++p) {
         if (cursor[p] !=
             info.partitions[p].offset + info.partitions[p].length) {
@@ -372,13 +373,83 @@ class SortProcessor : public ShuffleProcessor {
     return OkStatus();
   }
 
+  // Reads the task's values into map_buf_ (kept for the job's next map
+  // task on this slot) if they are a range of a plain local file of at most
+  // max_bytes: their number; nullopt to read them chunk by chunk instead.
+  // One read of the input instead of one per pass.
+  StatusOr<std::optional<size_t>> LoadU64(const U64Range& range,
+                                          uint64_t max_bytes) {
+    if (CodecForPath(range.path) != Codec::kNone ||
+        range.path.find("://") != std::string::npos) {
+      return std::optional<size_t>();
+    }
+    std::error_code ec;
+    const uint64_t size = std::filesystem::file_size(range.path, ec);
+    if (ec) return std::optional<size_t>();  // the reader reports it
+    uint64_t end = size;
+    if (range.length >= 0) {
+      end = std::min(end, range.begin + static_cast<uint64_t>(range.length));
+    }
+    const uint64_t bytes = end > range.begin ? end - range.begin : 0;
+    if (bytes > max_bytes) return std::optional<size_t>();
+    // One value more than expected: a file that grew is noticed.
+    const size_t want = static_cast<size_t>((bytes + 7) / 8) + 1;
+    if (map_buf_.size() < want) {
+      map_buf_ = shuffle::U64Buffer();  // its pages go to the new one
+      map_buf_ = shuffle::U64Buffer(want);
+    }
+    ASSIGN_OR_RETURN(auto in, OpenU64(range));
+    U64Reader reader(std::move(in));
+    size_t have = 0;
+    while (have < want) {
+      ASSIGN_OR_RETURN(size_t n,
+                       reader.Read(map_buf_.data() + have, want - have));
+      if (n == 0) break;
+      have += n;
+    }
+    if (have == want) {
+      return DataLossError(range.path + " changed while it was read");
+    }
+    return std::optional<size_t>(have);
+  }
+
+  // Calls fn(values, n) on the task's values chunk by chunk: from map_buf_
+  // if LoadU64 put `loaded` values there, else read from the file into
+  // *buf. Stops at the first error of fn, or when the task is cancelled.
+  template <typename Fn>
+  Status ForEachU64Chunk(TaskContext& ctx, const U64Range& range,
+                         std::optional<size_t> loaded,
+                         std::vector<uint64_t>* buf, Fn&& fn) {
+    if (loaded.has_value()) {
+      for (size_t i = 0; i < *loaded; i += kChunkValues) {
+        RETURN_IF_ERROR(
+            fn(map_buf_.data() + i, std::min(kChunkValues, *loaded - i)));
+        if (ctx.cancelled()) return CancelledError("sort: cancelled");
+      }
+      return OkStatus();
+    }
+    buf->resize(kChunkValues);
+    ASSIGN_OR_RETURN(auto in, OpenU64(range));
+    U64Reader reader(std::move(in));
+    while (true) {
+      ASSIGN_OR_RETURN(size_t n, reader.Read(buf->data(), buf->size()));
+      if (n == 0) return OkStatus();
+      RETURN_IF_ERROR(fn(buf->data(), n));
+      if (ctx.cancelled()) return CancelledError("sort: cancelled");
+    }
+  }
+
   Status Open(TaskContext& ctx) {
     return out_.Open(
         ctx.OutputPath(PartName(AsShuffleContext(ctx)->partition())));
   }
   Status Close() { return out_.Close(); }
 
-  PartFile out_;
+  PartFile out_;           // lines
+  BulkPartFile bulk_out_;  // u64
+  // u64 map tasks: the values of the last one (LoadU64). Freed when a
+  // reduce starts, whose buffer then reuses the pages.
+  shuffle::U64Buffer map_buf_;
 };
 
 }  // namespace

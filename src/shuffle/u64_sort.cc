@@ -18,6 +18,7 @@ namespace {
 
 // Below this, std::sort beats the histogram set-up.
 constexpr size_t kRadixMin = 1024;
+constexpr size_t kInPlaceRadixMin = 256;
 
 template <int kBits>
 void RadixSortImpl(uint64_t* data, size_t n, uint64_t* scratch) {
@@ -55,6 +56,95 @@ void RadixSortImpl(uint64_t* data, size_t n, uint64_t* scratch) {
   if (src != data) std::memcpy(data, src, n * sizeof(uint64_t));
 }
 
+// One American-flag pass: permutes data[0, n) in place so that the values
+// are grouped by digit (x >> shift) & 0xff in ascending digit order, and
+// sets bucket_end[d] to the end of digit d's group. `count` is the digit
+// histogram of data.
+//
+// Not the textbook cycle (take a value, swap it to its bucket's head, take
+// the value displaced, ...): there every load depends on the one before
+// and each is a cache miss, 3.6x slower on 50M values. Instead each round
+// walks every unfinished bucket's unplaced values four at a time and swaps
+// each to its bucket's head (ska_sort's scheme): the four swaps are
+// independent, and each puts at least one value in place, so rounds end
+// when all buckets but one are full, which makes that one right too.
+void FlagPass(uint64_t* data, const size_t count[256], int shift,
+              size_t bucket_end[256]) {
+  size_t head[256];
+  uint8_t open[256];  // the buckets not yet full
+  int n_open = 0;
+  size_t sum = 0;
+  for (int d = 0; d < 256; ++d) {
+    head[d] = sum;
+    sum += count[d];
+    bucket_end[d] = sum;
+    if (count[d] > 0) open[n_open++] = static_cast<uint8_t>(d);
+  }
+  auto digit = [shift](uint64_t x) { return (x >> shift) & 0xff; };
+  while (n_open > 1) {
+    for (int k = 0; k < n_open; ++k) {
+      const int b = open[k];
+      size_t i = head[b];
+      const size_t end = bucket_end[b];
+      for (; end - i >= 4; i += 4) {
+        uint64_t* const p = data + i;
+        const size_t d0 = digit(p[0]);
+        const size_t d1 = digit(p[1]);
+        const size_t d2 = digit(p[2]);
+        const size_t d3 = digit(p[3]);
+        std::swap(p[0], data[head[d0]++]);
+        std::swap(p[1], data[head[d1]++]);
+        std::swap(p[2], data[head[d2]++]);
+        std::swap(p[3], data[head[d3]++]);
+      }
+      for (; i < end; ++i) std::swap(data[i], data[head[digit(data[i])]++]);
+    }
+    int still = 0;
+    for (int k = 0; k < n_open; ++k) {
+      if (head[open[k]] < bucket_end[open[k]]) open[still++] = open[k];
+    }
+    n_open = still;
+  }
+}
+
+// MSD in place down to buckets of at most scratch_n values, which the LSD
+// sort finishes with the scratch.
+void InPlaceSort(uint64_t* data, size_t n, uint64_t* scratch,
+                 size_t scratch_n) {
+  // Buckets of a few hundred values are common two MSD levels down: the
+  // LSD sort beats std::sort on them, so it starts lower than kRadixMin.
+  if (n < kInPlaceRadixMin) {
+    std::sort(data, data + n);
+    return;
+  }
+  if (n <= scratch_n) {
+    RadixSortImpl<8>(data, n, scratch);
+    return;
+  }
+  // The digit: the 8 bits below the prefix every value shares.
+  const uint64_t first = data[0];
+  uint64_t diff = 0;
+  for (size_t i = 0; i < n; ++i) diff |= data[i] ^ first;
+  if (diff == 0) return;  // all equal
+  const int top = 63 - __builtin_clzll(diff);
+  const int shift = std::max(top - 7, 0);
+  size_t count[256] = {};
+  for (size_t i = 0; i < n; ++i) ++count[(data[i] >> shift) & 0xff];
+  size_t end[256];
+  FlagPass(data, count, shift, end);
+  size_t begin = 0;
+  for (int d = 0; d < 256; ++d) {
+    // Values in a bucket share every bit from `shift` up: done if shift
+    // is 0.
+    if (shift > 0)
+      InPlaceSort(data + begin, end[d] - begin, scratch, scratch_n);
+    begin = end[d];
+  }
+}
+
+// The run file writer's buffer, and the pieces a run is appended in.
+constexpr size_t kRunPiece = 1 << 20;
+
 // The k-way merge's heap entry.
 struct HeapItem {
   uint64_t value;
@@ -86,6 +176,19 @@ U64Buffer::U64Buffer(size_t n) : size_(n) {
   // radix pass's scattered writes cost more than the pass itself.
   madvise(data_, n * sizeof(uint64_t), MADV_POPULATE_WRITE);
 #endif
+}
+
+void U64Buffer::Discard(size_t begin, size_t n) {
+  if (map_ == nullptr || n == 0) return;
+  // Whole pages inside [begin, begin + n) only.
+  constexpr uintptr_t kPage = 4096;
+  const uintptr_t from =
+      (reinterpret_cast<uintptr_t>(data_ + begin) + kPage - 1) & ~(kPage - 1);
+  const uintptr_t to =
+      reinterpret_cast<uintptr_t>(data_ + begin + n) & ~(kPage - 1);
+  if (to > from) {
+    madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+  }
 }
 
 void U64Buffer::Release() {
@@ -146,8 +249,13 @@ void RadixSortU64(uint64_t* data, size_t n) {
     std::sort(data, data + n);
     return;
   }
-  U64Buffer scratch(n);
-  RadixSortU64(data, n, scratch.data());
+  U64Buffer scratch(std::min(n, kRadixSortScratchValues));
+  RadixSortU64InPlace(data, n, scratch.data(), scratch.size());
+}
+
+void RadixSortU64InPlace(uint64_t* data, size_t n, uint64_t* scratch,
+                         size_t scratch_n) {
+  InPlaceSort(data, n, scratch, scratch_n);
 }
 
 StatusOr<std::vector<uint64_t>> ChooseU64SplitPoints(
@@ -268,7 +376,12 @@ StatusOr<ExternalSortStats> ExternalSortU64(
     const U64Source& source, const U64Sink& sink,
     const ExternalSortOptions& options) {
   const size_t budget = std::max<size_t>(options.memory_budget_bytes, 64 << 10);
-  const size_t chunk = budget / 16;  // values; as many again for scratch
+  // Values: the chunk sorted in place and its radix scratch.
+  const size_t scratch_n = std::min(kRadixSortScratchValues, budget / 8 / 16);
+  size_t chunk = budget / 8 - scratch_n;
+  if (options.expected_values > 0) {
+    chunk = std::min<uint64_t>(chunk, options.expected_values);
+  }
   ExternalSortStats stats;
   std::unique_ptr<internal::FileWriter> file;
   struct RunPos {
@@ -279,10 +392,19 @@ StatusOr<ExternalSortStats> ExternalSortU64(
   {
     // Not value-initialized: a small input touches only the pages it uses.
     U64Buffer data(chunk);
-    U64Buffer scratch(chunk);
+    U64Buffer scratch(std::min(chunk, scratch_n));
     bool end = false;
+    // A full chunk asks the source for one more value, so that an input of
+    // exactly one chunk (expected_values) is sorted without a run file; the
+    // value starts the next chunk.
+    uint64_t next = 0;
+    bool has_next = false;
     while (!end) {
       size_t have = 0;
+      if (has_next) {
+        data[have++] = next;
+        has_next = false;
+      }
       while (have < chunk) {
         ASSIGN_OR_RETURN(size_t got, source(data.data() + have, chunk - have));
         if (got == 0) {
@@ -291,21 +413,40 @@ StatusOr<ExternalSortStats> ExternalSortU64(
         }
         have += std::min(got, chunk - have);
       }
+      if (!end) {
+        ASSIGN_OR_RETURN(size_t got, source(&next, 1));
+        has_next = got > 0;
+        end = !has_next;
+      }
       stats.values += have;
       if (have == 0) break;
-      RadixSortU64(data.data(), have, scratch.data());
+      RadixSortU64InPlace(data.data(), have, scratch.data(), scratch.size());
       if (end && runs.empty()) {
-        // Everything fit: no run file at all.
-        RETURN_IF_ERROR(sink({data.data(), have}));
+        // Everything fit: no run file at all. The values go to the sink
+        // in pieces, each piece's memory given back once written: a sink
+        // writing to the page cache gets those pages instead of fresh ones
+        // (which cost ~1 s per GB on our VMs; 0.2-0.7 s less per 400 MB
+        // reduce, measured end to end).
+        for (size_t i = 0; i < have; i += kSinkPieceValues) {
+          const size_t m = std::min(kSinkPieceValues, have - i);
+          RETURN_IF_ERROR(sink({data.data() + i, m}));
+          data.Discard(i, m);
+        }
         return stats;
       }
       if (file == nullptr) {
         ASSIGN_OR_RETURN(file, internal::FileWriter::CreateAnonymous(
-                                   options.tmp_dir, 1 << 20));
+                                   options.tmp_dir, kRunPiece));
       }
       runs.push_back(RunPos{file->offset(), have});
-      RETURN_IF_ERROR(file->Append({reinterpret_cast<const char*>(data.data()),
-                                    have * sizeof(uint64_t)}));
+      // In pieces of the writer's buffer: one Append of the whole run
+      // would grow that buffer to the run's size (a second chunk-sized
+      // allocation, kept through the merge).
+      const char* bytes = reinterpret_cast<const char*>(data.data());
+      for (size_t off = 0; off < have * sizeof(uint64_t); off += kRunPiece) {
+        RETURN_IF_ERROR(file->Append(
+            {bytes + off, std::min(kRunPiece, have * sizeof(uint64_t) - off)}));
+      }
     }
   }
   stats.runs = static_cast<int>(runs.size());

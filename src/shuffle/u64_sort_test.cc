@@ -65,7 +65,29 @@ TEST(U64SortTest, RadixMatchesStdSort) {
       RadixSortU64WithDigits(v.data(), v.size(), scratch.data(), bits);
       EXPECT_TRUE(v == want) << in.name << " bits=" << bits;
     }
+    // In place down to buckets of every size: MSD all the way (0), buckets
+    // that std::sort finishes, and buckets the LSD sort finishes.
+    for (size_t scratch_n : {0, 1000, 1024, 5000, 65536}) {
+      std::vector<uint64_t> v = in.values;
+      std::vector<uint64_t> scratch(scratch_n);
+      RadixSortU64InPlace(v.data(), v.size(), scratch.data(), scratch_n);
+      EXPECT_TRUE(v == want) << in.name << " scratch=" << scratch_n;
+    }
   }
+}
+
+TEST(U64SortTest, InPlaceOnSkewedBuckets) {
+  // One bucket of the first MSD pass holds almost everything; buckets
+  // below it share more bits; values differ only in the lowest bits.
+  std::vector<uint64_t> v = Random(300000, 21);
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i % 100 != 0) v[i] = (0x7fULL << 56) | (v[i] & 0xfff);
+  }
+  std::vector<uint64_t> want = v;
+  std::sort(want.begin(), want.end());
+  std::vector<uint64_t> scratch(2000);
+  RadixSortU64InPlace(v.data(), v.size(), scratch.data(), scratch.size());
+  EXPECT_TRUE(v == want);
 }
 
 TEST(U64SortTest, ChooseSplitPoints) {
@@ -183,8 +205,8 @@ TEST(U64SortTest, ExternalSortWithSmallBudget) {
                       {.tmp_dir = dir.path(), .memory_budget_bytes = 64 << 10});
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(stats->values, in.size());
-  // 64 KiB: runs of 4096 values.
-  EXPECT_EQ(stats->runs, static_cast<int>((in.size() + 4095) / 4096));
+  // 64 KiB: runs of 8192 values less a scratch of 512.
+  EXPECT_EQ(stats->runs, static_cast<int>((in.size() + 7679) / 7680));
   EXPECT_EQ(stats->bytes_written, in.size() * 8);
   EXPECT_TRUE(got == want);
 }
@@ -214,12 +236,29 @@ TEST(U64SortTest, ExternalSortInMemoryAndEdgeCases) {
   EXPECT_TRUE(got.empty());
 
   // Exactly one full chunk, then the end.
-  const std::vector<uint64_t> chunk = Random(4096, 13);
-  stats = ExternalSortU64(VectorSource(chunk, 4096), collect,
+  const std::vector<uint64_t> chunk = Random(7680, 13);
+  stats = ExternalSortU64(VectorSource(chunk, 7680), collect,
                           {.tmp_dir = dir.path(), .memory_budget_bytes = 0});
   ASSERT_TRUE(stats.ok());
-  EXPECT_EQ(got.size(), 4096u);
+  EXPECT_EQ(stats->runs, 0);
+  EXPECT_EQ(got.size(), 7680u);
   EXPECT_TRUE(std::is_sorted(got.begin(), got.end()));
+
+  // expected_values caps the chunk; a source that gives more than it said
+  // is still sorted, in runs.
+  got.clear();
+  stats =
+      ExternalSortU64(VectorSource(in, 999), collect,
+                      {.tmp_dir = dir.path(), .expected_values = in.size()});
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->runs, 0);
+  EXPECT_TRUE(got == want);
+  got.clear();
+  stats = ExternalSortU64(VectorSource(in, 999), collect,
+                          {.tmp_dir = dir.path(), .expected_values = 3000});
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->runs, 4);
+  EXPECT_TRUE(got == want);
 
   // Errors from the source and the sink come back as they are.
   auto failing = [](uint64_t*, size_t) -> StatusOr<size_t> {
