@@ -323,7 +323,8 @@ int FollowJob(ControlService* control, int64_t job_id,
         "  see: taskgrid tasks {} --status dead; taskgrid rerun {} --failed\n",
         job_id, job_id);
   }
-  if (job.state == JobState::kSucceeded) {
+  const auto spec = ParseJobSpec(job.spec_yaml, "job");
+  if (job.state == JobState::kSucceeded && spec.ok() && !spec->then.empty()) {
     // A chained stage's successor was made before it succeeded.
     auto next = FindNextStage(control, job_id);
     if (!next.ok()) {
