@@ -7,9 +7,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <limits>
+#include <mutex>
+#include <thread>
 
 #include "core/status_macros.h"
 #include "io/split.h"
@@ -182,29 +186,59 @@ class FlatSet {
   bool has_empty_key_ = false;
 };
 
-// String -> count, open addressing; the strings live in one arena (an
-// append-only std::string addressed by offset, so growth moves nothing that
-// slots point to).
+// Equality of two byte ranges of length n, inlined: the keys compared here
+// are short (URLs, addresses), where a call to memcmp costs more than the
+// comparison.
+inline bool SameBytes(const char* a, const char* b, size_t n) {
+  if (n >= 8) {
+    size_t i = 0;
+    for (; i + 8 < n; i += 8) {
+      if (Load64(a + i) != Load64(b + i)) return false;
+    }
+    return Load64(a + n - 8) == Load64(b + n - 8);  // the tail, overlapping
+  }
+  if (n >= 4) {
+    return Load32(a) == Load32(b) && Load32(a + n - 4) == Load32(b + n - 4);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+// String -> count, open addressing (linear probing, load <= 1/2). A slot is
+// 16 bytes (a 32-bit hash tag, the key's length and where its record
+// starts); the record, in one arena, is the count followed by the key bytes,
+// so a hit touches the slot and one record. The arena is an append-only
+// buffer addressed by offset, so its growth moves nothing slots point to.
 class StringCounter {
  public:
-  void Add(std::string_view key, int64_t n) {
+  static uint64_t Hash(std::string_view key) {
+    return HashBytes(key.data(), key.size());
+  }
+  // Brings the slot `hash` probes first into the cache (a hint; no effect
+  // on the content).
+  void Prefetch(uint64_t hash) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[Home(hash >> 32)]);
+  }
+  void Add(std::string_view key, int64_t n) { Add(key, Hash(key), n); }
+  // `hash` must be Hash(key).
+  void Add(std::string_view key, uint64_t hash, int64_t n) {
     if ((used_ + 1) * 2 > slots_.size()) Grow();
-    const uint64_t h = HashBytes(key.data(), key.size());
+    const auto tag = static_cast<uint32_t>(hash >> 32);
     const size_t mask = slots_.size() - 1;
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
+    for (size_t i = Home(tag);; i = (i + 1) & mask) {
       Slot& s = slots_[i];
-      if (s.count == 0) {
-        s.hash = h;
-        s.offset = arena_.size();
+      if (s.record == kEmpty) {
+        s.tag = tag;
         s.length = static_cast<uint32_t>(key.size());
-        s.count = n;
-        arena_.append(key);
+        s.record = NewRecord(key, n);
         ++used_;
         return;
       }
-      if (s.hash == h && s.length == key.size() &&
-          std::memcmp(arena_.data() + s.offset, key.data(), key.size()) == 0) {
-        s.count += n;
+      if (s.tag == tag && s.length == key.size() &&
+          SameBytes(KeyBytes(s), key.data(), key.size())) {
+        *CountOf(s) += static_cast<uint64_t>(n);
         return;
       }
     }
@@ -213,7 +247,7 @@ class StringCounter {
   template <typename F>
   void ForEach(F&& f) const {
     for (const Slot& s : slots_) {
-      if (s.count != 0) f(Key(s), s.count);
+      if (s.record != kEmpty) f(Key(s), Count(s));
     }
   }
   std::vector<std::pair<std::string_view, int64_t>> Entries() const {
@@ -224,30 +258,50 @@ class StringCounter {
   }
 
  private:
+  static constexpr uint64_t kEmpty = ~uint64_t{0};
   struct Slot {
-    uint64_t hash = 0;
-    uint64_t offset = 0;
-    uint32_t length = 0;
-    int64_t count = 0;  // 0: empty slot
+    uint32_t tag = 0;          // the hash's upper half
+    uint32_t length = 0;       // of the key
+    uint64_t record = kEmpty;  // index of the record's first arena word
   };
+
+  // The first slot a key probes: from its tag, so that Grow needs no
+  // rehashing (a table of 2^32 slots is out of reach).
+  size_t Home(uint32_t tag) const { return tag & (slots_.size() - 1); }
+
+  uint64_t NewRecord(std::string_view key, int64_t n) {
+    const uint64_t at = arena_.size();
+    arena_.resize(at + 1 + (key.size() + 7) / 8);
+    arena_[at] = static_cast<uint64_t>(n);
+    std::memcpy(arena_.data() + at + 1, key.data(), key.size());
+    return at;
+  }
+  const char* KeyBytes(const Slot& s) const {
+    return reinterpret_cast<const char*>(arena_.data() + s.record + 1);
+  }
+  uint64_t* CountOf(const Slot& s) { return &arena_[s.record]; }
+  int64_t Count(const Slot& s) const {
+    return static_cast<int64_t>(arena_[s.record]);
+  }
   std::string_view Key(const Slot& s) const {
-    return std::string_view(arena_.data() + s.offset, s.length);
+    return std::string_view(KeyBytes(s), s.length);
   }
   void Grow() {
     std::vector<Slot> old = std::move(slots_);
     slots_.assign(old.empty() ? 16 : old.size() * 2, Slot{});
     const size_t mask = slots_.size() - 1;
     for (const Slot& s : old) {
-      if (s.count == 0) continue;
-      size_t i = s.hash & mask;
-      while (slots_[i].count != 0) i = (i + 1) & mask;
+      if (s.record == kEmpty) continue;
+      size_t i = Home(s.tag);
+      while (slots_[i].record != kEmpty) i = (i + 1) & mask;
       slots_[i] = s;
     }
   }
 
   std::vector<Slot> slots_;
   size_t used_ = 0;
-  std::string arena_;
+  // Records: a count word, then the key bytes padded to whole words.
+  std::vector<uint64_t> arena_;
 };
 
 // Dotted quad without leading zeros (which nginx never writes; a value with
@@ -472,6 +526,13 @@ void HourStats::AddLine(std::string_view line) {
 }
 
 void HourStats::Add(const ParsedLine& line) {
+  // The URL's slot is likely a cache miss: ask for it first, and let the
+  // address lookup overlap with the wait.
+  uint64_t url_hash = 0;
+  if (!line.url.empty()) {
+    url_hash = StringCounter::Hash(line.url);
+    t_->urls.Prefetch(url_hash);
+  }
   ++requests_;
   SaturatingAdd(&bytes_, line.body_bytes);
   const unsigned bucket = static_cast<unsigned>(line.status / 100) - 2u;
@@ -485,7 +546,7 @@ void HourStats::Add(const ParsedLine& line) {
   } else {
     t_->other_addrs.Add(line.remote_addr, 1);
   }
-  if (!line.url.empty()) t_->urls.Add(line.url, 1);
+  if (!line.url.empty()) t_->urls.Add(line.url, url_hash, 1);
 }
 
 void HourStats::Merge(const HourStats& other) {
@@ -574,6 +635,17 @@ class ResultCodec {
       }
     }
     return out;
+  }
+
+  // The (domain, hour) of the first group of a well-formed result; false
+  // for one without groups or too short to hold a key (Merge reports why).
+  static bool FirstKey(std::string_view in, LogKey* key) {
+    ResultCodec r(in);
+    uint64_t ngroups;
+    if (in.size() < 2 || in[0] != 'L') return false;
+    r.pos_ = 2;
+    return r.Varint(&ngroups).ok() && ngroups > 0 &&
+           r.String(&key->domain).ok() && r.String(&key->hour).ok();
   }
 
   static Status Merge(std::string_view in, Merged* into) {
@@ -789,6 +861,132 @@ Status WriteOutput(JobContext& ctx, std::string_view name,
 }
 
 // ---------------------------------------------------------------------------
+// Merging the map results on several threads.
+
+namespace {
+
+// Merges map results on `threads` threads. Each (domain, hour) belongs to
+// one thread, the one with the fewest bytes handed to it when the key is
+// first seen, so that threads never share an HourStats and the work
+// spreads evenly; the caller reads the results (from the store) and hands
+// them out meanwhile. A result with several groups is merged whole by the
+// thread its first group belongs to; Finish merges groups that several
+// threads hold. Memory: each thread's queue is bounded (kQueueBytes), so
+// results are not all held at once.
+class ParallelMerger {
+ public:
+  explicit ParallelMerger(int threads) : lanes_(std::max(threads, 1)) {
+    for (Lane& lane : lanes_) {
+      lane.thread = std::thread([this, &lane] { Run(lane); });
+    }
+  }
+  ~ParallelMerger() { Stop(); }
+
+  // Hands one result to its thread; blocks while that thread's queue is
+  // full.
+  void Add(const TaskResult& r) {
+    LogKey key;
+    Lane* lane = &lanes_[0];
+    if (ResultCodec::FirstKey(r.result, &key)) {
+      auto [it, added] = owner_.try_emplace(std::move(key), nullptr);
+      if (added) {
+        it->second = &*std::min_element(lanes_.begin(), lanes_.end(),
+                                        [](const Lane& a, const Lane& b) {
+                                          return a.assigned < b.assigned;
+                                        });
+      }
+      lane = it->second;
+    }
+    lane->assigned += r.result.size();
+    std::unique_lock<std::mutex> lock(lane->mu);
+    lane->space.wait(lock, [&] {
+      return lane->queued_bytes < kQueueBytes || lane->queue.empty();
+    });
+    lane->queued_bytes += r.result.size();
+    lane->queue.push_back(r);
+    lane->ready.notify_one();
+  }
+
+  // Waits for every result handed out; the merged groups, or the first
+  // error (naming the task whose result it was).
+  StatusOr<Merged> Finish() {
+    Stop();
+    Merged all;
+    for (Lane& lane : lanes_) {
+      if (!lane.error.ok()) return lane.error;
+      for (auto& [key, stats] : lane.merged) {
+        auto [it, added] = all.try_emplace(key);
+        if (added) {
+          it->second = std::move(stats);
+        } else {
+          it->second.Merge(stats);
+        }
+      }
+    }
+    return all;
+  }
+
+ private:
+  static constexpr size_t kQueueBytes = size_t{64} << 20;
+
+  struct Lane {
+    std::mutex mu;
+    std::condition_variable ready;  // queue not empty, or done
+    std::condition_variable space;  // queue below kQueueBytes
+    std::deque<TaskResult> queue;
+    size_t queued_bytes = 0;
+    bool done = false;
+    uint64_t assigned = 0;  // bytes handed to this lane (caller's thread)
+    Merged merged;          // the lane's thread only, until joined
+    Status error;
+    std::thread thread;
+  };
+
+  void Run(Lane& lane) {
+    std::unique_lock<std::mutex> lock(lane.mu);
+    while (true) {
+      lane.ready.wait(lock, [&] { return lane.done || !lane.queue.empty(); });
+      if (lane.queue.empty()) return;
+      TaskResult r = std::move(lane.queue.front());
+      lane.queue.pop_front();
+      lane.queued_bytes -= r.result.size();
+      lane.space.notify_one();
+      lock.unlock();
+      if (lane.error.ok()) {
+        Status s = MergeResult(r.result, &lane.merged);
+        if (!s.ok()) {
+          lane.error = s.WithPrefix(
+              fmt::format("result of task {} ({})", r.task_id, r.stage));
+        }
+      }
+      lock.lock();
+    }
+  }
+
+  void Stop() {
+    for (Lane& lane : lanes_) {
+      if (!lane.thread.joinable()) continue;
+      {
+        std::lock_guard<std::mutex> lock(lane.mu);
+        lane.done = true;
+      }
+      lane.ready.notify_one();
+      lane.thread.join();
+    }
+  }
+
+  std::deque<Lane> lanes_;  // a deque: Lane is not movable
+  std::map<LogKey, Lane*> owner_;
+};
+
+int MergeThreads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp(n, 1u, 8u));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
 // The processor.
 
 Status LogStatsProcessor::Process(TaskContext& ctx) {
@@ -829,17 +1027,10 @@ Status LogStatsProcessor::Reduce(JobContext& ctx) {
     return InvalidArgumentError(
         fmt::format("logstats: params.top must be >= 0, got {}", top));
   }
-  Merged merged;
-  Status merge_status;
-  RETURN_IF_ERROR(ctx.ForEachResult([&](const TaskResult& r) {
-    if (!merge_status.ok()) return;
-    merge_status = MergeResult(r.result, &merged);
-    if (!merge_status.ok()) {
-      merge_status = merge_status.WithPrefix(
-          fmt::format("result of task {} ({})", r.task_id, r.stage));
-    }
-  }));
-  RETURN_IF_ERROR(merge_status);
+  ParallelMerger merger(MergeThreads());
+  RETURN_IF_ERROR(
+      ctx.ForEachResult([&](const TaskResult& r) { merger.Add(r); }));
+  ASSIGN_OR_RETURN(const Merged merged, merger.Finish());
   if (ctx.cancelled()) return CancelledError("logstats: cancelled");
 
   RETURN_IF_ERROR(WriteOutput(ctx, "summary.csv", SummaryCsv(merged)));

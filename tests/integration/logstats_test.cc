@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <utility>
@@ -483,6 +484,56 @@ TEST(LogStatsEndToEnd, ReduceFailsOnACorruptResultNamingTheTask) {
   Status s = p.Reduce(job);
   EXPECT_EQ(s.code(), StatusCode::kDataLoss) << s;
   EXPECT_NE(s.message().find("task 42"), std::string::npos) << s;
+}
+
+// Reduce merges results on several threads, each (domain, hour) owned by
+// one; results holding several groups cross those owners. Whatever the
+// order of the results, the outputs must equal a plain serial merge.
+TEST(LogStatsEndToEnd, ReduceEqualsASerialMergeOfTheSameResults) {
+  std::mt19937_64 rng(11);
+  const auto below = [&](uint64_t n) { return rng() % n; };
+  std::vector<TaskResult> results;
+  for (int t = 0; t < 60; ++t) {
+    Merged m;
+    // Most results hold one group, as a map task's do; every fifth holds
+    // several.
+    const int groups = t % 5 == 0 ? 1 + static_cast<int>(below(4)) : 1;
+    for (int g = 0; g < groups; ++g) {
+      HourStats& s = m[{fmt::format("d{}.com", below(5)),
+                        fmt::format("202403150{}", below(6))}];
+      for (int i = 0, n = static_cast<int>(below(400)); i < n; ++i) {
+        const std::string line = fmt::format(
+            "10.0.{}.{} - - [15/Mar/2024:01:00:00 +0000] \"GET /p{}?q={} "
+            "HTTP/1.1\" {} {} \"-\" \"ua\"",
+            below(3), below(200), below(300), below(4), 200 + 100 * below(4),
+            below(5000));
+        s.AddLine(i % 97 == 0 ? "broken" : line);
+      }
+    }
+    results.push_back({t + 1, "map", SerializeResult(m)});
+  }
+  Merged serial;
+  for (const TaskResult& r : results) {
+    ASSERT_TRUE(MergeResult(r.result, &serial).ok());
+  }
+  for (int round = 0; round < 3; ++round) {
+    std::shuffle(results.begin(), results.end(), rng);
+    TempDir tmp;
+    LogStatsProcessor p;
+    FakeJobContext job(tmp.path(), results, Params());
+    ASSERT_TRUE(p.Reduce(job).ok());
+    EXPECT_EQ(ReadFile(tmp.path() + "/summary.csv"), SummaryCsv(serial));
+    EXPECT_EQ(ReadFile(tmp.path() + "/top_urls.csv"), TopUrlsCsv(serial, 10));
+  }
+  // A corrupt result among valid ones fails the reduce naming its task.
+  results.insert(results.begin() + 30, {77, "map", "L\x01\x05"});
+  TempDir tmp;
+  LogStatsProcessor p;
+  FakeJobContext job(tmp.path(), results, Params());
+  const Status s = p.Reduce(job);
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find("task 77"), std::string::npos) << s;
+  EXPECT_FALSE(std::filesystem::exists(tmp.path() + "/summary.csv"));
 }
 
 // ---------------------------------------------------------------------------
