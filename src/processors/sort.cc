@@ -153,13 +153,14 @@ class SortProcessor : public ShuffleProcessor {
     std::unique_ptr<shuffle::SegmentSource> src;
     const ShuffleInput* current = nullptr;
     uint64_t got = 0;
-    Status lost;
+    uint32_t crc = 0;  // of the current segment's bytes so far
     auto source = [&](uint64_t* buf, size_t max) -> StatusOr<size_t> {
       while (true) {
         if (src == nullptr) {
           if (next == inputs.size()) return size_t{0};
           current = &inputs[next++];
           got = 0;
+          crc = 0;
           auto opened = sc->OpenInput(*current);
           if (!opened.ok()) {
             if (IsLostInput(opened.status())) {
@@ -183,12 +184,18 @@ class SortProcessor : public ShuffleProcessor {
           have += *n;
         }
         got += have;
+        crc = crc32_gzip_refl(crc, reinterpret_cast<const uint8_t*>(out), have);
         if (have == 0) {
+          // The segment as the map task wrote it, or it is made again.
           if (got != current->length) {
             sc->ReportLostInput(current->map_task_id);
             return DataLossError(src->name() + ": " + std::to_string(got) +
                                  " bytes, the map task wrote " +
                                  std::to_string(current->length));
+          }
+          if (crc != current->crc) {
+            sc->ReportLostInput(current->map_task_id);
+            return DataLossError(src->name() + ": segment checksum mismatch");
           }
           src.reset();
           continue;

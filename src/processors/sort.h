@@ -7,10 +7,12 @@
 //          with '\n'; duplicates kept).
 // classify: at submit, values (lines) sampled from the inputs choose R-1
 // range split points; exchange: map tasks scatter their records into the R
-// ranges (u64: raw values, two passes over the input, no per-record
-// framing); sort: reduce task p sorts range p (u64: LSD radix sort in
-// memory, or external runs + merge beyond the job's `memory`) and writes
-// part-NNNNN, so the parts concatenated in order are globally sorted.
+// ranges (u64: raw values, the input read once, no per-record framing, a
+// CRC-32 per range); sort: reduce task p checks each segment's length and
+// CRC-32 (a short or corrupt one is reported lost, and its map task runs
+// again), sorts range p (u64: in-place radix sort in memory, or external
+// runs + merge beyond the job's `memory`) and writes part-NNNNN, so the
+// parts concatenated in order are globally sorted.
 #ifndef TASKGRID_PROCESSORS_SORT_H_
 #define TASKGRID_PROCESSORS_SORT_H_
 
