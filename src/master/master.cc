@@ -213,6 +213,8 @@ Status Master::Start(int64_t job_id,
   definition_.partitions = spec_.partitions;
   definition_.memory_bytes = spec_.memory_bytes;
   definition_.range_splits = spec_.range_splits;
+  durable_dispatch_ = options_.durable_dispatch &&
+                      (!spec_.output.empty() || spec_.model == Model::kShuffle);
 
   writer_ = std::make_unique<StoreWriter>(
       store_, job_id, epoch_, clock_, options_.writer,
@@ -613,7 +615,7 @@ StatusOr<FetchResponse> Master::Fetch(const FetchRequest& req) {
       if (!resp.tasks.empty()) {
         static Counter* const dispatched = Metrics().tasks_dispatched;
         dispatched->Add(resp.tasks.size());
-        if (options_.durable_dispatch) {
+        if (durable_dispatch_) {
           lock.unlock();
           RETURN_IF_ERROR(writer_->Flush());
         }

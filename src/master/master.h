@@ -48,7 +48,12 @@ struct MasterOptions {
   // durable. Needed where workers outlive the master (a cluster): a master
   // that takes the job over must not hand out an attempt number the one
   // before it already gave out, or two runs of one attempt would share its
-  // output directory (and one's failure remove the other's files).
+  // output directory (and one's failure remove the other's files). Applies
+  // only to jobs whose attempts have directories: an `output`, or the
+  // shuffle model (map outputs in `map-T-aA` on the worker). Without them
+  // two runs of one attempt share nothing: the master takes one report,
+  // and waiting would only cost a store write per fetch (docs/
+  // benchmarks.md, "The cost of durable dispatch").
   bool durable_dispatch = false;
   // Called whenever tasks may have become ready (in addition to waking this
   // master's own Fetch waiters), so a multi-job front end can wake its
@@ -144,6 +149,8 @@ class Master : public MasterService {
   int64_t job_id_ = 0;
   JobSpec spec_;
   JobDefinition definition_;
+  // options_.durable_dispatch, for a job whose attempts have directories.
+  bool durable_dispatch_ = false;
   std::vector<std::string> worker_ids_;
   int64_t epoch_ = 0;
 
