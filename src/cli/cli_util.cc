@@ -175,10 +175,19 @@ int ExitCodeFor(JobState s) {
 }
 
 StatusOr<int64_t> FindNextStage(ControlService* control, int64_t job_id) {
-  ASSIGN_OR_RETURN(std::vector<JobStatus> jobs, control->ListJobs(1000));
+  constexpr int64_t kNewest = 1000;
   const std::string key = NextStageKey(job_id);
-  for (const JobStatus& j : jobs) {
-    if (j.job.key == key) return j.job.id;
+  for (const int64_t limit : {kNewest, int64_t{0}}) {
+    ASSIGN_OR_RETURN(std::vector<JobStatus> jobs, control->ListJobs(limit));
+    for (const JobStatus& j : jobs) {
+      if (j.job.key == key) return j.job.id;
+    }
+    // Newest first: if the page reaches back to job_id, nothing newer was
+    // left out.
+    if (static_cast<int64_t>(jobs.size()) < kNewest ||
+        jobs.back().job.id <= job_id) {
+      break;
+    }
   }
   return int64_t{0};
 }

@@ -31,7 +31,9 @@ std::unique_ptr<ControlService> OpenControlOrPrint(const CommonOptions& o);
 StatusOr<std::unique_ptr<TgResolver>> MakeTgResolver(const RemoteOptions& r);
 
 // The job that runs the stage after job `job_id` in a chain (0 if none):
-// the job with its key, found among the newest jobs.
+// the job with its key. It was made after `job_id`, so it is among the
+// newest 1000 jobs unless more than that came since; then all jobs are
+// listed (the control interface has no lookup by key).
 StatusOr<int64_t> FindNextStage(ControlService* control, int64_t job_id);
 // Reads and parses the job spec at `path`; prints the error (naming the
 // file, line and column) and returns nullopt if either fails.
