@@ -4,6 +4,9 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -391,7 +394,26 @@ void SplitRequest(std::string_view request, std::string_view* method,
   *url = std::string_view(p, end - p);
 }
 
-bool ParseCombinedLine(std::string_view line, ParsedLine* out) {
+namespace {
+
+// No `c` in the 26 bytes at p (two overlapping 16-byte compares; the
+// bytes p[0..26) must be readable).
+inline bool NoByteIn26(const char* p, char c) {
+#ifdef __SSE2__
+  const __m128i needle = _mm_set1_epi8(c);
+  const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 10));
+  return _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(a, needle),
+                                        _mm_cmpeq_epi8(b, needle))) == 0;
+#else
+  return std::memchr(p, c, 26) == nullptr;
+#endif
+}
+
+// ParseCombinedLine; with `user_agent` false, out->user_agent is left
+// empty and the field is only checked to be closed, which for the usual
+// line ending in its closing quote takes no scan.
+bool ParseFields(std::string_view line, ParsedLine* out, bool user_agent) {
   const char* p = line.data();
   const char* const end = p + line.size();
 
@@ -418,10 +440,15 @@ bool ParseCombinedLine(std::string_view line, ParsedLine* out) {
   if (user_end == p) return false;
   out->remote_user = std::string_view(p, user_end - p);
 
-  // [$time_local]
-  const char* rb =
-      static_cast<const char*>(std::memchr(lb + 1, ']', end - lb - 1));
-  if (rb == nullptr) return false;
+  // [$time_local]: nginx's is 26 bytes ("10/Oct/2000:13:55:36 -0700"),
+  // so look there first.
+  const char* rb;
+  if (end - lb >= 28 && lb[27] == ']' && NoByteIn26(lb + 1, ']')) {
+    rb = lb + 27;
+  } else {
+    rb = static_cast<const char*>(std::memchr(lb + 1, ']', end - lb - 1));
+    if (rb == nullptr) return false;
+  }
   out->time_local = std::string_view(lb + 1, rb - lb - 1);
 
   // "$request"
@@ -459,10 +486,27 @@ bool ParseCombinedLine(std::string_view line, ParsedLine* out) {
   if ((p = Separator(p, end)) == nullptr) return false;
   if ((p = QuotedField(p, end, &out->referer)) == nullptr) return false;
   if ((p = Separator(p, end)) == nullptr) return false;
+  if (!user_agent && p < end && *p == '"' && end - p >= 2 && end[-1] == '"') {
+    // The line ends with a quote: if no backslash escapes it, the field
+    // is closed (by it, or by an earlier one).
+    const char* b = end - 1;
+    while (b > p + 1 && b[-1] == '\\') --b;
+    if (((end - 1 - b) & 1) == 0) {
+      out->user_agent = std::string_view();
+      SplitRequest(out->request, &out->method, &out->url, &out->protocol);
+      return true;
+    }
+  }
   if (QuotedField(p, end, &out->user_agent) == nullptr) return false;
 
   SplitRequest(out->request, &out->method, &out->url, &out->protocol);
   return true;
+}
+
+}  // namespace
+
+bool ParseCombinedLine(std::string_view line, ParsedLine* out) {
+  return ParseFields(line, out, true);
 }
 
 // ---------------------------------------------------------------------------
@@ -518,7 +562,7 @@ void HourStats::AddLine(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line.empty()) return;
   ParsedLine parsed;
-  if (ParseCombinedLine(line, &parsed)) {
+  if (ParseFields(line, &parsed, /*user_agent=*/false)) {
     Add(parsed);
   } else {
     ++malformed_;

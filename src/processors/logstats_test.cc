@@ -103,6 +103,12 @@ TEST(ParseCombinedLine, Table) {
       {"invalid utf-8",
        "1.2.3.4 - - [t] \"GET /\xff\xfe\xc3( HTTP/1.1\" 200 1 \"-\" \"\x80\"",
        true, "1.2.3.4", "/\xff\xfe\xc3(", 200, 1, "\x80"},
+      {"nginx's 26-byte time",
+       R"(1.2.3.4 - - [10/Mar/2024:13:55:36 +0000] "GET / HTTP/1.1" 200 1 "-" "u")",
+       true, "1.2.3.4", "/", 200, 1, "u"},
+      {"time of another width",
+       R"(1.2.3.4 - - [2024-03-10T13:55:36Z] "GET / HTTP/1.1" 200 1 "-" "u")",
+       true, "1.2.3.4", "/", 200, 1, "u"},
       {"status 999 still parses",
        R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 999 1 "-" "u")", true, "1.2.3.4",
        "/", 999, 1, "u"},
@@ -114,6 +120,9 @@ TEST(ParseCombinedLine, Table) {
        false},
       {"missing time", R"(1.2.3.4 - - "GET / HTTP/1.1" 200 1 "-" "u")", false},
       {"unclosed time", R"(1.2.3.4 - - [t "GET / HTTP/1.1" 200 1 "-" "u")",
+       false},
+      {"the first bracket ends the time, even in 26 bytes",
+       R"(1.2.3.4 - - [10/Mar/2024:13:55]36 +0000] "GET / HTTP/1.1" 200 1 "-" "u")",
        false},
       {"unquoted request", R"(1.2.3.4 - - [t] GET / HTTP/1.1 200 1 "-" "u")",
        false},
@@ -338,6 +347,56 @@ TEST(HourStats, MatchesASimpleOracleOnManyRandomLines) {
   for (const auto& [url, count] : top) {
     ASSERT_EQ(urls.at(std::string(url)), count) << url;
   }
+}
+
+// HourStats parses with shortcuts (the time field at its usual width, a
+// user agent closed by the line's last quote, not extracted). On lines
+// mutated around exactly those places, it must count what
+// ParseCombinedLine decides: parsed (with its status, bytes and URL) or
+// malformed.
+TEST(HourStats, CountsExactlyWhatTheParserDecidesOnMutatedLines) {
+  Rng rng{11};
+  const std::string alphabet = "\"\\[] -0123456789aZ/";
+  const std::vector<std::string> bases = {
+      kLine, Line("1.2.3.4", "/x?q=\\\"y\\\"", 404, "-"),
+      R"x(2001:db8::1 - - [10/Mar/2024:13:00:00 +0000] "GET / HTTP/1.1" 500 0 "-" "ua \"quoted\" end")x",
+      R"x(10.0.0.1 - - [10/Mar/2024:13:00:00 +0000] "GET /a HTTP/1.1" 301 7 "r" "u" "extra")x"};
+  int parsed_lines = 0;
+  for (int i = 0; i < 40000; ++i) {
+    std::string line = bases[rng.Below(bases.size())];
+    for (int e = 0, edits = 1 + static_cast<int>(rng.Below(3)); e < edits;
+         ++e) {
+      const size_t at = rng.Below(line.size() + 1);
+      const char c = alphabet[rng.Below(alphabet.size())];
+      switch (rng.Below(3)) {
+        case 0:
+          line.insert(line.begin() + static_cast<std::ptrdiff_t>(at), c);
+          break;
+        case 1:
+          if (at < line.size()) line[at] = c;
+          break;
+        default:
+          if (at < line.size()) line.erase(at, 1);
+      }
+    }
+    // The end of the line and the time field are where the shortcuts look.
+    if (rng.Below(4) == 0) line += rng.Below(2) == 0 ? "\\\"" : "\"";
+    if (line.empty() || line.back() == '\r') continue;
+    ParsedLine p;
+    const bool ok = ParseCombinedLine(line, &p);
+    HourStats s;
+    s.AddLine(line);
+    ASSERT_EQ(s.requests(), ok ? 1 : 0) << line;
+    ASSERT_EQ(s.malformed(), ok ? 0 : 1) << line;
+    if (!ok) continue;
+    ++parsed_lines;
+    ASSERT_EQ(s.bytes(), p.body_bytes) << line;
+    ASSERT_EQ(s.distinct_urls(), p.url.empty() ? 0 : 1) << line;
+    if (!p.url.empty()) {
+      ASSERT_EQ(s.TopUrls(1)[0].first, p.url) << line;
+    }
+  }
+  EXPECT_GT(parsed_lines, 2000);  // the mutations keep many lines valid
 }
 
 // ---------------------------------------------------------------------------
