@@ -135,6 +135,27 @@ struct Ip6 {
 inline uint64_t HashKey(uint32_t k) { return Mix(k ^ kK0, kK1); }
 inline uint64_t HashKey(const Ip6& k) { return Mix(k.hi ^ kK0, k.lo ^ kK1); }
 
+// Ascending order. IPv4 sets run to tens of thousands per file: three
+// 11-bit counting passes beat comparison sorting by several times there.
+void SortKeys(std::vector<uint32_t>* v) {
+  if (v->size() < 256) {
+    std::sort(v->begin(), v->end());
+    return;
+  }
+  std::vector<uint32_t> tmp(v->size());
+  for (const int shift : {0, 11, 22}) {
+    size_t start[2049] = {};
+    for (uint32_t k : *v) ++start[((k >> shift) & 0x7ff) + 1];
+    for (size_t i = 1; i < 2049; ++i) start[i] += start[i - 1];
+    for (uint32_t k : *v) tmp[start[(k >> shift) & 0x7ff]++] = k;
+    v->swap(tmp);
+  }
+}
+template <typename K>
+void SortKeys(std::vector<K>* v) {
+  std::sort(v->begin(), v->end());
+}
+
 // An open-addressing set (linear probing, load <= 1/2) of trivially
 // copyable keys; K{} marks an empty slot, and is itself kept in a flag.
 template <typename K>
@@ -170,7 +191,7 @@ class FlatSet {
     std::vector<K> v;
     v.reserve(size());
     ForEach([&](const K& k) { v.push_back(k); });
-    std::sort(v.begin(), v.end());
+    SortKeys(&v);
     return v;
   }
 
@@ -670,12 +691,26 @@ class ResultCodec {
       std::sort(others.begin(), others.end());
       PutVarint(others.size(), &out);
       for (const auto& [addr, count] : others) PutString(addr, &out);
-      auto urls = s.t_->urls.Entries();
-      std::sort(urls.begin(), urls.end());
+      // URLs in the order of their hash, ties by bytes: a function of the
+      // content only, without comparing strings (a byte-order sort was 5%
+      // of a map task).
+      struct Url {
+        uint64_t hash;
+        std::string_view url;
+        int64_t count;
+      };
+      std::vector<Url> urls;
+      urls.reserve(s.t_->urls.size());
+      s.t_->urls.ForEach([&](std::string_view u, int64_t c) {
+        urls.push_back({HashBytes(u.data(), u.size()), u, c});
+      });
+      std::sort(urls.begin(), urls.end(), [](const Url& a, const Url& b) {
+        return a.hash != b.hash ? a.hash < b.hash : a.url < b.url;
+      });
       PutVarint(urls.size(), &out);
-      for (const auto& [url, count] : urls) {
-        PutString(url, &out);
-        PutVarint(static_cast<uint64_t>(count), &out);
+      for (const Url& u : urls) {
+        PutString(u.url, &out);
+        PutVarint(static_cast<uint64_t>(u.count), &out);
       }
     }
     return out;

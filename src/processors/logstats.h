@@ -171,8 +171,9 @@ using Merged = std::map<LogKey, HourStats>;
 //   "L" version(1) ngroups, then per group: domain hour requests bytes
 //   s2xx s3xx s4xx s5xx malformed, n4 + n4 IPv4 addresses (4 bytes, big
 //   endian, ascending), n6 + n6 IPv6 addresses (16 bytes, ascending), nother
-//   + other addresses (strings, ascending), nurls + (url, count) pairs (URLs
-//   ascending). Sorting makes the bytes a function of the content only.
+//   + other addresses (strings, ascending), nurls + (url, count) pairs (in
+//   the order of a fixed 64-bit hash of the URL, ties by bytes). The orders
+//   make the bytes a function of the content only; a reader needs none.
 //
 // Size: a result grows with the distinct addresses (4 or 16 bytes each) and
 // distinct URLs (their length + ~2 bytes each) of one file; typical hourly

@@ -444,6 +444,48 @@ TEST(Results, BytesDependOnContentNotOnInsertionOrder) {
   EXPECT_EQ(SerializeResult(fwd), SerializeResult(rev));
 }
 
+// The IPv4 addresses of a one-group result, in the order written.
+std::vector<uint32_t> Ipv4Section(const std::string& r) {
+  size_t pos = 2;  // "L" version
+  const auto varint = [&] {
+    uint64_t v = 0;
+    for (int shift = 0; pos < r.size(); shift += 7) {
+      const auto b = static_cast<unsigned char>(r[pos++]);
+      v |= uint64_t{b & 0x7fu} << shift;
+      if ((b & 0x80) == 0) break;
+    }
+    return v;
+  };
+  EXPECT_EQ(varint(), 1u);                      // groups
+  for (int i = 0; i < 2; ++i) pos += varint();  // domain, hour
+  for (int i = 0; i < 7; ++i) varint();         // counters
+  std::vector<uint32_t> ips(varint());
+  for (uint32_t& ip : ips) {
+    for (int j = 0; j < 4; ++j) {
+      ip = (ip << 8) | static_cast<unsigned char>(r[pos++]);
+    }
+  }
+  return ips;
+}
+
+TEST(Results, AddressesAreWrittenAscendingSmallAndLargeSets) {
+  Rng rng{3};
+  for (const int n : {5, 300, 20000}) {
+    Merged m;
+    std::set<uint32_t> want;
+    for (int i = 0; i < n; ++i) {
+      const uint32_t ip = static_cast<uint32_t>(rng.Next());
+      want.insert(ip);
+      m[{"d", "2024010100"}].AddLine(
+          Line(fmt::format("{}.{}.{}.{}", ip >> 24, (ip >> 16) & 255,
+                           (ip >> 8) & 255, ip & 255),
+               "/", 200, "1"));
+    }
+    const std::vector<uint32_t> got = Ipv4Section(SerializeResult(m));
+    EXPECT_EQ(got, std::vector<uint32_t>(want.begin(), want.end())) << n;
+  }
+}
+
 TEST(Results, MergingAddsCountsAndUnitesSets) {
   Merged m1, m2;
   m1[{"d", "2024010100"}].AddLine(Line("1.1.1.1", "/a", 200, "1"));
