@@ -1035,7 +1035,14 @@ class ParallelMerger {
       lane.space.notify_one();
       lock.unlock();
       if (lane.error.ok()) {
-        Status s = MergeResult(r.result, &lane.merged);
+        // An exception must not leave the thread (std::terminate): a
+        // failed allocation fails the reduce, not the master.
+        Status s;
+        try {
+          s = MergeResult(r.result, &lane.merged);
+        } catch (const std::exception& e) {
+          s = ResourceExhaustedError(e.what());
+        }
         if (!s.ok()) {
           lane.error = s.WithPrefix(
               fmt::format("result of task {} ({})", r.task_id, r.stage));
