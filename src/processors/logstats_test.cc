@@ -399,6 +399,57 @@ TEST(HourStats, CountsExactlyWhatTheParserDecidesOnMutatedLines) {
   EXPECT_GT(parsed_lines, 2000);  // the mutations keep many lines valid
 }
 
+// The 16-bytes-at-once IPv4 parser agrees with the byte loop, value
+// included, on dotted quads of every shape and on noise around them.
+TEST(Ipv4, WideParserAgreesWithTheByteLoop) {
+  Rng rng{9};
+  const std::string alphabet = "0123456789.0123456789..x: -";
+  const auto check = [](const std::string& s) {
+    // The address sits at the start of a longer line, as in a log.
+    const std::string line = s + " - - [t] \"GET / HTTP/1.1\" 200 1";
+    uint32_t a = 0, b = 0;
+    const bool ok = logstats_internal::ParseIpv4(s, &a);
+    ASSERT_EQ(logstats_internal::ParseIpv4Wide(line.data(), s.size(), &b), ok)
+        << s;
+    if (ok) {
+      ASSERT_EQ(a, b) << s;
+    }
+  };
+  for (int i = 0; i < 50000; ++i) {
+    std::string s;
+    for (int o = 0; o < 4; ++o) {
+      // Octets of 1-3 digits, some with leading zeros, some above 255.
+      s += std::to_string(rng.Below(3) == 0   ? rng.Below(10)
+                          : rng.Below(2) == 0 ? rng.Below(100)
+                                              : rng.Below(300));
+      if (rng.Below(20) == 0) s = s + "0";
+      if (o < 3) s += ".";
+    }
+    if (rng.Below(10) == 0) s = "0" + s;
+    check(s);
+    std::string t = s;
+    const size_t at = rng.Below(t.size() + 1);
+    const char c = alphabet[rng.Below(alphabet.size())];
+    switch (rng.Below(3)) {
+      case 0:
+        t.insert(t.begin() + static_cast<std::ptrdiff_t>(at), c);
+        break;
+      case 1:
+        if (at < t.size()) t[at] = c;
+        break;
+      default:
+        if (at < t.size()) t.erase(at, 1);
+    }
+    check(t);
+  }
+  for (const std::string s :
+       {"0.0.0.0", "255.255.255.255", "256.1.1.1", "1.2.3", "1.2.3.4.5",
+        "01.2.3.4", "1..2.3", ".1.2.3", "1.2.3.", "123.123.123.123",
+        "1234.1.1.1", "1.2.3.04", "0.0.0.00", ""}) {
+    check(s);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Results
 
