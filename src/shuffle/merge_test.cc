@@ -1,6 +1,7 @@
 #include "shuffle/merge.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <memory>
@@ -8,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "shuffle/record_io.h"
 #include "shuffle/shuffle_test_util.h"
 #include "testing/process.h"
 
@@ -247,6 +249,31 @@ TEST(ShuffleMergeTest, LargeRecordsThroughSmallBuffers) {
   EXPECT_EQ(*groups,
             (Groups{{std::string(10000, 'k'), {std::string(70000, 'v'), "y"}},
                     {std::string(10001, 'k'), {"x"}}}));
+}
+
+// The file writer: appends smaller than, equal to and larger than its
+// buffer land in order, and its CRC-32 is zlib's over every byte since
+// ResetCrc.
+TEST(FileWriterTest, LargeAppendsGoStraightToTheFileInOrder) {
+  TempDir dir;
+  const std::string path = dir.Path("f");
+  auto w = internal::FileWriter::Create(path, 64);
+  ASSERT_TRUE(w.ok()) << w.status();
+  std::string all;
+  const std::vector<size_t> sizes = {10, 1000, 5, 64, 63, 1, 200000, 7};
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const std::string piece(sizes[i], static_cast<char>('a' + i));
+    ASSERT_TRUE((*w)->Append(piece).ok());
+    all += piece;
+    EXPECT_EQ((*w)->offset(), all.size());
+  }
+  const uint32_t want =
+      static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(all.data()),
+                                  static_cast<uInt>(all.size())));
+  EXPECT_EQ((*w)->crc(), want);
+  ASSERT_TRUE((*w)->Sync().ok());
+  EXPECT_EQ(::taskgrid::testing::ReadFile(path), all);
+  EXPECT_EQ(internal::Crc32(0, all.data(), all.size()), want);
 }
 
 }  // namespace

@@ -39,8 +39,8 @@ bool GetFixed32(const char** p, const char* limit, uint32_t* v);
 void AppendRecord(std::string* out, std::string_view key,
                   std::string_view value);
 
-// zlib's CRC-32 (the gzip polynomial) of `data`, continuing from `crc`
-// (0 for a fresh checksum); any length.
+// The CRC-32 of zlib's crc32 (the gzip polynomial, computed by isa-l) of
+// `data`, continuing from `crc` (0 for a fresh checksum); any length.
 uint32_t Crc32(uint32_t crc, const char* data, size_t n);
 
 // An error for a failed system call on `path`, from errno: NotFound,
@@ -145,6 +145,8 @@ class FileWriter {
  private:
   FileWriter(int fd, std::string path, size_t buffer_size);
   void UpdateCrc();
+  // Writes `data` at the file's end (after the buffer was flushed).
+  Status Write(std::string_view data);
 
   const int fd_;
   const std::string path_;
