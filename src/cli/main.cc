@@ -16,9 +16,9 @@ namespace {
 // Tasks allocate and free tables of tens of MiB each (a logstats map task's
 // URL and address tables, a shuffle's buffers). glibc's defaults hand such
 // blocks back to the kernel on free and fault them in again, zeroed, for
-// the next task: measured as a fifth of the CPU time of the logstats job
-// (docs/benchmarks.md). Keep blocks up to 32 MiB in the heap and trim it
-// only above 64 MiB of free top space. A user's GLIBC_TUNABLES wins.
+// the next task: about a tenth of the CPU time of the logstats job, in
+// system time (docs/benchmarks.md). Keep blocks up to 32 MiB in the heap and
+// trim it only above 64 MiB of free top space. A user's GLIBC_TUNABLES wins.
 void TuneAllocator() {
   if (std::getenv("GLIBC_TUNABLES") != nullptr) return;
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
