@@ -39,6 +39,10 @@
 #   CLUSTER_LOGSTATS_SIZE=16GiB  decoded size of the generated gzip logs
 #   LOGSTATS_DIR=/tmp/taskgrid-logstats-bench   the logs go to
 #                            DIR/cluster-gz-SIZE/logs, kept between runs
+#   CLUSTER_NOOP_OUTPUT=     non-empty: the no-op job has an `output`
+#                            directory, so the cluster master saves every
+#                            dispatch before handing it out (durable
+#                            dispatch; the tasks still write nothing)
 #   CLUSTER_PEERS=celery     `celery` runs bench/noop_e2e.sh with PEERS=celery
 #                            (CELERY_TASKS, PYTHON as there); empty skips it
 #
@@ -50,7 +54,7 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 BUILD_DIR   (env: CLUSTER_PARTS, CLUSTER_NOOP_TASKS, CLUSTER_WORKERS, CLUSTER_SLOTS, CLUSTER_RUNS, CLUSTER_LATENCY_JOBS, CLUSTER_LOGSTATS_SIZE, LOGSTATS_DIR, CLUSTER_PEERS)" >&2
+  echo "usage: $0 BUILD_DIR   (env: CLUSTER_PARTS, CLUSTER_NOOP_TASKS, CLUSTER_WORKERS, CLUSTER_SLOTS, CLUSTER_RUNS, CLUSTER_LATENCY_JOBS, CLUSTER_LOGSTATS_SIZE, LOGSTATS_DIR, CLUSTER_NOOP_OUTPUT, CLUSTER_PEERS)" >&2
   exit 2
 }
 [[ $# -eq 1 ]] || usage
@@ -64,6 +68,7 @@ LAT_JOBS=${CLUSTER_LATENCY_JOBS:-50}
 SIZE=${CLUSTER_LOGSTATS_SIZE:-16GiB}
 DATA_ROOT=${LOGSTATS_DIR:-/tmp/taskgrid-logstats-bench}
 PEERS=${CLUSTER_PEERS-celery}
+NOOP_OUTPUT=${CLUSTER_NOOP_OUTPUT:-}
 for n in "$TASKS" "$WORKERS" "$SLOTS" "$RUNS" "$LAT_JOBS"; do
   [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "not a positive count: $n" >&2; usage; }
 done
@@ -309,7 +314,11 @@ processor: noop
 model: map
 input: {range: {start: 0, end: $TASKS, step: 1}}
 EOF
+  # With an output directory (the tasks write nothing into it), the
+  # cluster master saves each dispatch before handing it out.
+  [[ -n $NOOP_OUTPUT ]] && echo "output: \"$TMP/noop-out\"" >>"$TMP/noop.yaml"
   for ((run = 1; run <= RUNS; run++)); do
+    rm -rf "$TMP/noop-out"
     echo "== noop run $run/$RUNS: cluster: $SUBMIT noop.yaml $SUBMIT_ARGS"
     if start_cluster "noop$run" "$SLOTS"; then
       before=$(cpu_snapshot)
@@ -337,6 +346,7 @@ EOF
     stop_cluster
     drop_db "noop$run"
 
+    rm -rf "$TMP/noop-out"
     echo "== noop run $run/$RUNS: embedded: $TG_RUN run noop.yaml --workers 2 --state state.db --no-progress"
     if embedded "$TMP/noop-emb-$run.out" "$TMP/noop.yaml" --workers 2 --state "$TMP/noop-$run.db"; then
       s=$(awk -v m="$T_MS" 'BEGIN { printf "%.3f", m / 1000 }')
@@ -541,7 +551,7 @@ fi
 # ================================================================ tables
 echo
 REPRO="CLUSTER_PARTS=$PARTS CLUSTER_WORKERS=$WORKERS CLUSTER_SLOTS=$SLOTS CLUSTER_RUNS=$RUNS"
-has_part noop && REPRO+=" CLUSTER_NOOP_TASKS=$TASKS CLUSTER_PEERS=$PEERS"
+has_part noop && REPRO+=" CLUSTER_NOOP_TASKS=$TASKS CLUSTER_NOOP_OUTPUT=$NOOP_OUTPUT CLUSTER_PEERS=$PEERS"
 has_part latency && REPRO+=" CLUSTER_LATENCY_JOBS=$LAT_JOBS"
 has_part logstats && REPRO+=" CLUSTER_LOGSTATS_SIZE=$SIZE"
 echo "Reproduce: $REPRO bench/cluster_e2e.sh $BUILD_ARG"

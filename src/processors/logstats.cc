@@ -237,7 +237,7 @@ inline bool SameBytes(const char* a, const char* b, size_t n) {
 // buffer addressed by offset, so its growth moves nothing slots point to.
 // Load 3/4 rather than 1/2: the smaller table stays in the core's L2 cache
 // more often, and most lookups are hits, which probe ~2.5 slots there
-// (4% of the logstats job, measured with alternating binaries).
+// (4% of the logstats job: bench/logstats_alternate.sh).
 class StringCounter {
  public:
   static uint64_t Hash(std::string_view key) {

@@ -321,6 +321,23 @@ struct Rng {
   uint64_t Below(uint64_t n) { return Next() % n; }
 };
 
+// One random edit of *s: a byte of `alphabet` inserted, a byte replaced by
+// one, or a byte removed.
+void EditOnce(Rng& rng, std::string_view alphabet, std::string* s) {
+  const size_t at = rng.Below(s->size() + 1);
+  const char c = alphabet[rng.Below(alphabet.size())];
+  switch (rng.Below(3)) {
+    case 0:
+      s->insert(s->begin() + static_cast<std::ptrdiff_t>(at), c);
+      break;
+    case 1:
+      if (at < s->size()) (*s)[at] = c;
+      break;
+    default:
+      if (at < s->size()) s->erase(at, 1);
+  }
+}
+
 TEST(HourStats, MatchesASimpleOracleOnManyRandomLines) {
   Rng rng{7};
   HourStats s;
@@ -366,18 +383,7 @@ TEST(HourStats, CountsExactlyWhatTheParserDecidesOnMutatedLines) {
     std::string line = bases[rng.Below(bases.size())];
     for (int e = 0, edits = 1 + static_cast<int>(rng.Below(3)); e < edits;
          ++e) {
-      const size_t at = rng.Below(line.size() + 1);
-      const char c = alphabet[rng.Below(alphabet.size())];
-      switch (rng.Below(3)) {
-        case 0:
-          line.insert(line.begin() + static_cast<std::ptrdiff_t>(at), c);
-          break;
-        case 1:
-          if (at < line.size()) line[at] = c;
-          break;
-        default:
-          if (at < line.size()) line.erase(at, 1);
-      }
+      EditOnce(rng, alphabet, &line);
     }
     // The end of the line and the time field are where the shortcuts look.
     if (rng.Below(4) == 0) line += rng.Below(2) == 0 ? "\\\"" : "\"";
@@ -428,18 +434,7 @@ TEST(Ipv4, WideParserAgreesWithTheByteLoop) {
     if (rng.Below(10) == 0) s = "0" + s;
     check(s);
     std::string t = s;
-    const size_t at = rng.Below(t.size() + 1);
-    const char c = alphabet[rng.Below(alphabet.size())];
-    switch (rng.Below(3)) {
-      case 0:
-        t.insert(t.begin() + static_cast<std::ptrdiff_t>(at), c);
-        break;
-      case 1:
-        if (at < t.size()) t[at] = c;
-        break;
-      default:
-        if (at < t.size()) t.erase(at, 1);
-    }
+    EditOnce(rng, alphabet, &t);
     check(t);
   }
   for (const std::string s :

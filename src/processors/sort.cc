@@ -1,7 +1,6 @@
 #include "processors/sort.h"
 
 #include <fcntl.h>
-#include <isa-l/crc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -184,7 +183,7 @@ class SortProcessor : public ShuffleProcessor {
           have += *n;
         }
         got += have;
-        crc = crc32_gzip_refl(crc, reinterpret_cast<const uint8_t*>(out), have);
+        crc = shuffle::internal::Crc32(crc, out, have);
         if (have == 0) {
           // The segment as the map task wrote it, or it is made again.
           if (got != current->length) {
@@ -338,11 +337,8 @@ class SortProcessor : public ShuffleProcessor {
                 values, n, splits,
                 [&](size_t p, std::span<const uint64_t> v) -> Status {
                   const char* bytes = reinterpret_cast<const char*>(v.data());
-                  // isa-l's CRC-32 (the same as zlib's, 10x as fast here).
-                  info.partitions[p].crc = crc32_gzip_refl(
-                      info.partitions[p].crc,
-                      reinterpret_cast<const unsigned char*>(bytes),
-                      v.size() * 8);
+                  info.partitions[p].crc = shuffle::internal::Crc32(
+                      info.partitions[p].crc, bytes, v.size() * 8);
                   RETURN_IF_ERROR(
                       WriteAll(fd, bytes, v.size() * 8, cursor[p], tmp));
                   // Start writing back now: the fdatasync at the end then
