@@ -9,13 +9,12 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <filesystem>
 #include <limits>
-#include <mutex>
 #include <thread>
 
 #include "core/status_macros.h"
@@ -719,6 +718,46 @@ std::vector<std::pair<std::string_view, int64_t>> HourStats::TopUrls(
 // ---------------------------------------------------------------------------
 // Result serialization.
 
+namespace {
+
+// One group of a result whose structure ResultCodec::Scan has checked: its
+// sections, as views into the result's bytes.
+struct ResultGroup {
+  std::string_view domain;
+  std::string_view hour;
+  int64_t counts[7];      // requests bytes s2xx s3xx s4xx s5xx malformed
+  std::string_view ipv4;  // 4 bytes each, big endian, ascending
+  std::string_view ipv6;  // 16 bytes each, big endian, ascending
+  uint64_t n_other = 0;   // strings (varint length, bytes), ascending
+  std::string_view other;
+  uint64_t n_urls = 0;  // (string, varint count), in (hash, bytes) order
+  std::string_view urls;
+};
+
+// Readers of sections Scan has checked, so they need no bounds checks.
+inline uint64_t TakeVarint(const char** p) {
+  uint64_t v = 0;
+  for (int shift = 0;; shift += 7) {
+    const unsigned b = static_cast<unsigned char>(*(*p)++);
+    v |= uint64_t{b & 0x7f} << shift;
+    if ((b & 0x80) == 0) return v;
+  }
+}
+inline std::string_view TakeString(const char** p) {
+  const uint64_t n = TakeVarint(p);
+  const std::string_view s(*p, n);
+  *p += n;
+  return s;
+}
+inline uint32_t LoadBe32(const char* p) {
+  return __builtin_bswap32(static_cast<uint32_t>(Load32(p)));
+}
+inline Ip6 LoadIp6(const char* p) {
+  return Ip6{__builtin_bswap64(Load64(p)), __builtin_bswap64(Load64(p + 8))};
+}
+
+}  // namespace
+
 class ResultCodec {
  public:
   static std::string Serialize(const Merged& groups) {
@@ -761,8 +800,9 @@ class ResultCodec {
         int64_t count;
       };
       std::vector<Url> urls;
-      urls.reserve(s.t_->urls.size());
-      s.t_->urls.ForEach([&](std::string_view u, int64_t c) {
+      const StringCounter& counts = s.t_->urls;
+      urls.reserve(counts.size());
+      counts.ForEach([&](std::string_view u, int64_t c) {
         urls.push_back({HashBytes(u.data(), u.size()), u, c});
       });
       std::sort(urls.begin(), urls.end(), [](const Url& a, const Url& b) {
@@ -777,18 +817,14 @@ class ResultCodec {
     return out;
   }
 
-  // The (domain, hour) of the first group of a well-formed result; false
-  // for one without groups or too short to hold a key (Merge reports why).
-  static bool FirstKey(std::string_view in, LogKey* key) {
-    ResultCodec r(in);
-    uint64_t ngroups;
-    if (in.size() < 2 || in[0] != 'L') return false;
-    r.pos_ = 2;
-    return r.Varint(&ngroups).ok() && ngroups > 0 &&
-           r.String(&key->domain).ok() && r.String(&key->hour).ok();
-  }
-
-  static Status Merge(std::string_view in, Merged* into) {
+  // Checks the structure of a result (magic, version, every length and
+  // varint, no zero URL count) and calls f(const ResultGroup&) for each of
+  // its groups, in order. DataLoss naming the byte offset of the first
+  // defect; f is called only when the whole result is well formed. The
+  // order of the runs inside a group is not checked here (see
+  // ResultReducer).
+  template <typename F>
+  static Status Scan(std::string_view in, F&& f) {
     ResultCodec r(in);
     if (in.size() < 2 || in[0] != 'L') return r.Corrupt("bad magic");
     if (in[1] != '\x01') {
@@ -797,59 +833,68 @@ class ResultCodec {
     r.pos_ = 2;
     uint64_t ngroups;
     RETURN_IF_ERROR(r.Varint(&ngroups));
-    for (uint64_t g = 0; g < ngroups; ++g) {
-      LogKey key;
-      RETURN_IF_ERROR(r.String(&key.domain));
-      RETURN_IF_ERROR(r.String(&key.hour));
-      HourStats& s = (*into)[std::move(key)];
-      int64_t c[7];
-      for (int64_t& v : c) RETURN_IF_ERROR(r.Count(&v));
-      s.requests_ += c[0];
-      SaturatingAdd(&s.bytes_, c[1]);
-      for (int i = 0; i < 4; ++i) s.status_[i] += c[2 + i];
-      s.malformed_ += c[6];
-
+    std::vector<ResultGroup> groups;
+    for (uint64_t i = 0; i < ngroups; ++i) {
+      ResultGroup& g = groups.emplace_back();
+      RETURN_IF_ERROR(r.StringView(&g.domain));
+      RETURN_IF_ERROR(r.StringView(&g.hour));
+      for (int64_t& v : g.counts) RETURN_IF_ERROR(r.Count(&v));
       uint64_t n;
       RETURN_IF_ERROR(r.Varint(&n));
-      std::string_view raw;
-      RETURN_IF_ERROR(r.Bytes(n, 4, &raw));
-      for (size_t i = 0; i < raw.size(); i += 4) {
-        uint32_t ip = 0;
-        for (int j = 0; j < 4; ++j) ip = (ip << 8) | U8(raw[i + j]);
-        s.t_->ipv4.Insert(ip);
-      }
+      RETURN_IF_ERROR(r.Bytes(n, 4, &g.ipv4));
       RETURN_IF_ERROR(r.Varint(&n));
-      RETURN_IF_ERROR(r.Bytes(n, 16, &raw));
-      for (size_t i = 0; i < raw.size(); i += 16) {
-        Ip6 ip;
-        for (int j = 0; j < 8; ++j) ip.hi = (ip.hi << 8) | U8(raw[i + j]);
-        for (int j = 8; j < 16; ++j) ip.lo = (ip.lo << 8) | U8(raw[i + j]);
-        s.t_->ipv6.Insert(ip);
-      }
-      RETURN_IF_ERROR(r.Varint(&n));
-      for (uint64_t i = 0; i < n; ++i) {
+      RETURN_IF_ERROR(r.Bytes(n, 16, &g.ipv6));
+      RETURN_IF_ERROR(r.Varint(&g.n_other));
+      size_t begin = r.pos_;
+      for (uint64_t j = 0; j < g.n_other; ++j) {
         std::string_view addr;
         RETURN_IF_ERROR(r.StringView(&addr));
-        s.t_->other_addrs.Add(addr, 1);
       }
-      RETURN_IF_ERROR(r.Varint(&n));
-      for (uint64_t i = 0; i < n; ++i) {
+      g.other = in.substr(begin, r.pos_ - begin);
+      RETURN_IF_ERROR(r.Varint(&g.n_urls));
+      begin = r.pos_;
+      for (uint64_t j = 0; j < g.n_urls; ++j) {
         std::string_view url;
         int64_t count;
         RETURN_IF_ERROR(r.StringView(&url));
         RETURN_IF_ERROR(r.Count(&count));
         if (count == 0) return r.Corrupt("zero URL count");
-        s.t_->urls.Add(url, count);
       }
+      g.urls = in.substr(begin, r.pos_ - begin);
     }
     if (r.pos_ != in.size()) return r.Corrupt("trailing bytes");
+    for (const ResultGroup& g : groups) f(g);
     return OkStatus();
+  }
+
+  static Status Merge(std::string_view in, Merged* into) {
+    return Scan(in, [&](const ResultGroup& g) {
+      HourStats& s =
+          (*into)[LogKey{std::string(g.domain), std::string(g.hour)}];
+      s.requests_ += g.counts[0];
+      SaturatingAdd(&s.bytes_, g.counts[1]);
+      for (int i = 0; i < 4; ++i) s.status_[i] += g.counts[2 + i];
+      s.malformed_ += g.counts[6];
+      for (size_t i = 0; i < g.ipv4.size(); i += 4) {
+        s.t_->ipv4.Insert(LoadBe32(g.ipv4.data() + i));
+      }
+      for (size_t i = 0; i < g.ipv6.size(); i += 16) {
+        s.t_->ipv6.Insert(LoadIp6(g.ipv6.data() + i));
+      }
+      const char* p = g.other.data();
+      for (uint64_t i = 0; i < g.n_other; ++i) {
+        s.t_->other_addrs.Add(TakeString(&p), 1);
+      }
+      p = g.urls.data();
+      for (uint64_t i = 0; i < g.n_urls; ++i) {
+        const std::string_view url = TakeString(&p);
+        s.t_->urls.Add(url, static_cast<int64_t>(TakeVarint(&p)));
+      }
+    });
   }
 
  private:
   explicit ResultCodec(std::string_view in) : in_(in) {}
-
-  static unsigned U8(char c) { return static_cast<unsigned char>(c); }
 
   static void PutVarint(uint64_t v, std::string* out) {
     while (v >= 0x80) {
@@ -872,7 +917,7 @@ class ResultCodec {
     *v = 0;
     for (int shift = 0; shift < 64; shift += 7) {
       if (pos_ >= in_.size()) return Corrupt("truncated");
-      const unsigned b = U8(in_[pos_++]);
+      const unsigned b = static_cast<unsigned char>(in_[pos_++]);
       *v |= uint64_t{b & 0x7f} << shift;
       if ((b & 0x80) == 0) return OkStatus();
     }
@@ -901,13 +946,6 @@ class ResultCodec {
     }
     return Bytes(n, 1, s);
   }
-  Status String(std::string* s) {
-    std::string_view v;
-    RETURN_IF_ERROR(StringView(&v));
-    s->assign(v);
-    return OkStatus();
-  }
-
   std::string_view in_;
   size_t pos_ = 0;
 };
@@ -923,34 +961,72 @@ Status MergeResult(std::string_view result, Merged* into) {
 // ---------------------------------------------------------------------------
 // CSV.
 
-std::string SummaryCsv(const Merged& merged) {
-  std::string out =
-      "domain,hour,requests,bytes,status_2xx,status_3xx,status_4xx,"
-      "status_5xx,unique_ips,malformed\n";
-  for (const auto& [key, s] : merged) {
-    AppendCsvField(key.domain, &out);
-    out.push_back(',');
-    AppendCsvField(key.hour, &out);
-    fmt::format_to(std::back_inserter(out), ",{},{},{},{},{},{},{},{}\n",
-                   s.requests(), s.bytes(), s.status_class(2),
-                   s.status_class(3), s.status_class(4), s.status_class(5),
-                   s.unique_ips(), s.malformed());
+namespace {
+
+// The figures of one (domain, hour) that the two CSV files show.
+struct GroupRow {
+  const LogKey* key = nullptr;
+  int64_t requests = 0;
+  int64_t bytes = 0;
+  int64_t status[4] = {0, 0, 0, 0};
+  int64_t unique_ips = 0;
+  int64_t malformed = 0;
+  std::vector<std::pair<std::string_view, int64_t>> top;  // ranked
+};
+
+constexpr std::string_view kSummaryHeader =
+    "domain,hour,requests,bytes,status_2xx,status_3xx,status_4xx,"
+    "status_5xx,unique_ips,malformed\n";
+constexpr std::string_view kTopUrlsHeader = "domain,hour,rank,url,requests\n";
+
+void AppendKey(const LogKey& key, std::string* out) {
+  AppendCsvField(key.domain, out);
+  out->push_back(',');
+  AppendCsvField(key.hour, out);
+}
+
+void AppendSummaryRow(const GroupRow& r, std::string* out) {
+  AppendKey(*r.key, out);
+  fmt::format_to(std::back_inserter(*out), ",{},{},{},{},{},{},{},{}\n",
+                 r.requests, r.bytes, r.status[0], r.status[1], r.status[2],
+                 r.status[3], r.unique_ips, r.malformed);
+}
+
+void AppendTopUrlRows(const GroupRow& r, std::string* out) {
+  size_t rank = 0;
+  for (const auto& [url, count] : r.top) {
+    AppendKey(*r.key, out);
+    fmt::format_to(std::back_inserter(*out), ",{},", ++rank);
+    AppendCsvField(url, out);
+    fmt::format_to(std::back_inserter(*out), ",{}\n", count);
   }
+}
+
+GroupRow RowOf(const LogKey& key, const HourStats& s) {
+  GroupRow r;
+  r.key = &key;
+  r.requests = s.requests();
+  r.bytes = s.bytes();
+  for (int i = 0; i < 4; ++i) r.status[i] = s.status_class(2 + i);
+  r.unique_ips = s.unique_ips();
+  r.malformed = s.malformed();
+  return r;
+}
+
+}  // namespace
+
+std::string SummaryCsv(const Merged& merged) {
+  std::string out(kSummaryHeader);
+  for (const auto& [key, s] : merged) AppendSummaryRow(RowOf(key, s), &out);
   return out;
 }
 
 std::string TopUrlsCsv(const Merged& merged, size_t top) {
-  std::string out = "domain,hour,rank,url,requests\n";
+  std::string out(kTopUrlsHeader);
   for (const auto& [key, s] : merged) {
-    size_t rank = 0;
-    for (const auto& [url, count] : s.TopUrls(top)) {
-      AppendCsvField(key.domain, &out);
-      out.push_back(',');
-      AppendCsvField(key.hour, &out);
-      fmt::format_to(std::back_inserter(out), ",{},", ++rank);
-      AppendCsvField(url, &out);
-      fmt::format_to(std::back_inserter(out), ",{}\n", count);
-    }
+    GroupRow r = RowOf(key, s);
+    r.top = s.TopUrls(top);
+    AppendTopUrlRows(r, &out);
   }
   return out;
 }
@@ -1001,132 +1077,295 @@ Status WriteOutput(JobContext& ctx, std::string_view name,
 }
 
 // ---------------------------------------------------------------------------
-// Merging the map results on several threads.
+// ResultReducer: the reduce as a merge of sorted runs.
 
 namespace {
 
-// Merges map results on `threads` threads. Each (domain, hour) belongs to
-// one thread, the one with the fewest bytes handed to it when the key is
-// first seen, so that threads never share an HourStats and the work
-// spreads evenly; the caller reads the results (from the store) and hands
-// them out meanwhile. A result with several groups is merged whole by the
-// thread its first group belongs to; Finish merges groups that several
-// threads hold. Memory: each thread's queue is bounded (kQueueBytes), so
-// results are not all held at once.
-class ParallelMerger {
- public:
-  explicit ParallelMerger(int threads) : lanes_(std::max(threads, 1)) {
-    for (Lane& lane : lanes_) {
-      lane.thread = std::thread([this, &lane] { Run(lane); });
-    }
+// Cursors over the sections of one ResultGroup. Next() loads the next key
+// (false at the end of the section); `at` is where the cursor reads.
+struct Ipv4Cursor {
+  using Key = uint32_t;
+  const char* at;
+  const char* end;
+  Key key = 0;
+  bool Next() {
+    if (at == end) return false;
+    key = LoadBe32(at);
+    at += 4;
+    return true;
   }
-  ~ParallelMerger() { Stop(); }
-
-  // Hands one result to its thread; blocks while that thread's queue is
-  // full.
-  void Add(const TaskResult& r) {
-    LogKey key;
-    Lane* lane = &lanes_[0];
-    if (ResultCodec::FirstKey(r.result, &key)) {
-      auto [it, added] = owner_.try_emplace(std::move(key), nullptr);
-      if (added) {
-        it->second = &*std::min_element(lanes_.begin(), lanes_.end(),
-                                        [](const Lane& a, const Lane& b) {
-                                          return a.assigned < b.assigned;
-                                        });
-      }
-      lane = it->second;
-    }
-    lane->assigned += r.result.size();
-    std::unique_lock<std::mutex> lock(lane->mu);
-    lane->space.wait(lock, [&] {
-      return lane->queued_bytes < kQueueBytes || lane->queue.empty();
-    });
-    lane->queued_bytes += r.result.size();
-    lane->queue.push_back(r);
-    lane->ready.notify_one();
-  }
-
-  // Waits for every result handed out; the merged groups, or the first
-  // error (naming the task whose result it was).
-  StatusOr<Merged> Finish() {
-    Stop();
-    Merged all;
-    for (Lane& lane : lanes_) {
-      if (!lane.error.ok()) return lane.error;
-      for (auto& [key, stats] : lane.merged) {
-        auto [it, added] = all.try_emplace(key);
-        if (added) {
-          it->second = std::move(stats);
-        } else {
-          it->second.Merge(stats);
-        }
-      }
-    }
-    return all;
-  }
-
- private:
-  static constexpr size_t kQueueBytes = size_t{64} << 20;
-
-  struct Lane {
-    std::mutex mu;
-    std::condition_variable ready;  // queue not empty, or done
-    std::condition_variable space;  // queue below kQueueBytes
-    std::deque<TaskResult> queue;
-    size_t queued_bytes = 0;
-    bool done = false;
-    uint64_t assigned = 0;  // bytes handed to this lane (caller's thread)
-    Merged merged;          // the lane's thread only, until joined
-    Status error;
-    std::thread thread;
-  };
-
-  void Run(Lane& lane) {
-    std::unique_lock<std::mutex> lock(lane.mu);
-    while (true) {
-      lane.ready.wait(lock, [&] { return lane.done || !lane.queue.empty(); });
-      if (lane.queue.empty()) return;
-      TaskResult r = std::move(lane.queue.front());
-      lane.queue.pop_front();
-      lane.queued_bytes -= r.result.size();
-      lane.space.notify_one();
-      lock.unlock();
-      if (lane.error.ok()) {
-        // An exception must not leave the thread (std::terminate): a
-        // failed allocation fails the reduce, not the master.
-        Status s;
-        try {
-          s = MergeResult(r.result, &lane.merged);
-        } catch (const std::exception& e) {
-          s = ResourceExhaustedError(e.what());
-        }
-        if (!s.ok()) {
-          lane.error = s.WithPrefix(
-              fmt::format("result of task {} ({})", r.task_id, r.stage));
-        }
-      }
-      lock.lock();
-    }
-  }
-
-  void Stop() {
-    for (Lane& lane : lanes_) {
-      if (!lane.thread.joinable()) continue;
-      {
-        std::lock_guard<std::mutex> lock(lane.mu);
-        lane.done = true;
-      }
-      lane.ready.notify_one();
-      lane.thread.join();
-    }
-  }
-
-  std::deque<Lane> lanes_;  // a deque: Lane is not movable
-  std::map<LogKey, Lane*> owner_;
 };
 
-int MergeThreads() {
+struct Ipv6Cursor {
+  using Key = Ip6;
+  const char* at;
+  const char* end;
+  Key key;
+  bool Next() {
+    if (at == end) return false;
+    key = LoadIp6(at);
+    at += 16;
+    return true;
+  }
+};
+
+struct OtherCursor {
+  using Key = std::string_view;
+  const char* at;
+  uint64_t left;
+  Key key;
+  bool Next() {
+    if (left == 0) return false;
+    --left;
+    key = TakeString(&at);
+    return true;
+  }
+};
+
+// URLs come in the order of their hash, ties by bytes (SerializeResult).
+struct UrlCursor {
+  struct Key {
+    uint64_t hash = 0;
+    std::string_view url;
+    friend bool operator==(const Key& a, const Key& b) {
+      return a.hash == b.hash && a.url == b.url;
+    }
+    friend bool operator<(const Key& a, const Key& b) {
+      return a.hash != b.hash ? a.hash < b.hash : a.url < b.url;
+    }
+  };
+  const char* at;
+  uint64_t left;
+  Key key;
+  int64_t count = 0;
+  bool Next() {
+    if (left == 0) return false;
+    --left;
+    key.url = TakeString(&at);
+    key.hash = HashBytes(key.url.data(), key.url.size());
+    count = static_cast<int64_t>(TakeVarint(&at));
+    return true;
+  }
+};
+
+// Visits the keys of the runs in ascending order, calling f(cursor, same)
+// where `same` says the key equals the one visited before it (the same key
+// in another run). Returns the index of a run whose keys do not strictly
+// ascend (its cursor stops where), or -1.
+template <typename Cursor, typename F>
+int MergeRuns(std::vector<Cursor>& runs, F&& f) {
+  if (runs.size() == 1) {  // the common case: nothing to merge
+    Cursor& c = runs[0];
+    if (!c.Next()) return -1;
+    f(c, false);
+    typename Cursor::Key prev = c.key;
+    while (c.Next()) {
+      if (!(prev < c.key)) return 0;
+      f(c, false);
+      prev = c.key;
+    }
+    return -1;
+  }
+  // A heap of run indices, the smallest key on top.
+  const auto after = [&](int a, int b) { return runs[b].key < runs[a].key; };
+  std::vector<int> heap;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (runs[i].Next()) heap.push_back(static_cast<int>(i));
+  }
+  std::make_heap(heap.begin(), heap.end(), after);
+  bool first = true;
+  typename Cursor::Key prev{};
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), after);
+    const int i = heap.back();
+    Cursor& c = runs[i];
+    f(c, !first && c.key == prev);
+    first = false;
+    prev = c.key;
+    if (!c.Next()) {
+      heap.pop_back();
+    } else if (!(prev < c.key)) {
+      return i;
+    } else {
+      std::push_heap(heap.begin(), heap.end(), after);
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+struct ResultReducer::Impl {
+  struct Source {
+    int64_t task_id;
+    std::string stage;
+    std::string bytes;
+  };
+  struct Run {
+    const Source* source;
+    ResultGroup group;
+  };
+  struct Group {
+    int64_t counts[7] = {0, 0, 0, 0, 0, 0, 0};
+    std::vector<Run> runs;
+  };
+
+  // A group's figures: the merge of its runs.
+  Status Reduce(const LogKey& key, const Group& g, size_t top,
+                GroupRow* row) const;
+
+  std::deque<Source> sources;  // a deque: runs point into it
+  std::map<LogKey, Group> groups;
+};
+
+namespace {
+
+// The `index`-th run of `runs`, reported corrupt: `what` is out of order
+// at the byte its cursor reached.
+template <typename Run>
+Status OutOfOrder(const Run& run, const char* at, std::string_view what,
+                  const LogKey& key) {
+  const std::string& bytes = run.source->bytes;
+  return DataLossError(fmt::format(
+      "result of task {} ({}): logstats: corrupt task result ({} of {} {} "
+      "out of order) at byte {} of {}",
+      run.source->task_id, run.source->stage, what, key.domain, key.hour,
+      at - bytes.data(), bytes.size()));
+}
+
+}  // namespace
+
+Status ResultReducer::Impl::Reduce(const LogKey& key, const Group& g,
+                                   size_t top, GroupRow* row) const {
+  row->key = &key;
+  row->requests = g.counts[0];
+  row->bytes = g.counts[1];
+  for (int i = 0; i < 4; ++i) row->status[i] = g.counts[2 + i];
+  row->malformed = g.counts[6];
+
+  // Distinct addresses: the runs' union, counted as it streams by.
+  int64_t unique = 0;
+  const auto count_new = [&](const auto&, bool same) { unique += !same; };
+  std::vector<Ipv4Cursor> v4;
+  std::vector<Ipv6Cursor> v6;
+  std::vector<OtherCursor> other;
+  std::vector<UrlCursor> urls;
+  for (const Run& r : g.runs) {
+    const ResultGroup& s = r.group;
+    v4.push_back({s.ipv4.data(), s.ipv4.data() + s.ipv4.size()});
+    v6.push_back({s.ipv6.data(), s.ipv6.data() + s.ipv6.size()});
+    other.push_back({s.other.data(), s.n_other, {}});
+    urls.push_back({s.urls.data(), s.n_urls, {}});
+  }
+  int bad;
+  if ((bad = MergeRuns(v4, count_new)) >= 0) {
+    return OutOfOrder(g.runs[bad], v4[bad].at, "IPv4 addresses", key);
+  }
+  if ((bad = MergeRuns(v6, count_new)) >= 0) {
+    return OutOfOrder(g.runs[bad], v6[bad].at, "IPv6 addresses", key);
+  }
+  if ((bad = MergeRuns(other, count_new)) >= 0) {
+    return OutOfOrder(g.runs[bad], other[bad].at, "addresses", key);
+  }
+  row->unique_ips = unique;
+
+  // URL counts: equal URLs meet as the runs stream by; the `top` best
+  // (count descending, then bytes) stay in a heap whose root is the worst.
+  using Ranked = std::pair<std::string_view, int64_t>;
+  const auto better = [](const Ranked& a, const Ranked& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  };
+  std::vector<Ranked>& best = row->top;
+  const auto offer = [&](const Ranked& r) {
+    if (best.size() < top) {
+      best.push_back(r);
+      std::push_heap(best.begin(), best.end(), better);
+    } else if (top > 0 && better(r, best.front())) {
+      std::pop_heap(best.begin(), best.end(), better);
+      best.back() = r;
+      std::push_heap(best.begin(), best.end(), better);
+    }
+  };
+  Ranked pending;
+  bool have = false;
+  bad = MergeRuns(urls, [&](const UrlCursor& c, bool same) {
+    if (same) {
+      SaturatingAdd(&pending.second, c.count);
+      return;
+    }
+    if (have) offer(pending);
+    pending = {c.key.url, c.count};
+    have = true;
+  });
+  if (bad >= 0) return OutOfOrder(g.runs[bad], urls[bad].at, "URLs", key);
+  if (have) offer(pending);
+  std::sort_heap(best.begin(), best.end(), better);
+  return OkStatus();
+}
+
+ResultReducer::ResultReducer() : impl_(std::make_unique<Impl>()) {}
+ResultReducer::~ResultReducer() = default;
+
+Status ResultReducer::Add(int64_t task_id, std::string_view stage,
+                          std::string_view result) {
+  Impl::Source& src = impl_->sources.emplace_back(
+      Impl::Source{task_id, std::string(stage), std::string(result)});
+  Status s = ResultCodec::Scan(src.bytes, [&](const ResultGroup& g) {
+    Impl::Group& group =
+        impl_->groups[LogKey{std::string(g.domain), std::string(g.hour)}];
+    for (int i = 0; i < 7; ++i) SaturatingAdd(&group.counts[i], g.counts[i]);
+    group.runs.push_back({&src, g});
+  });
+  if (!s.ok()) {
+    impl_->sources.pop_back();  // Scan added nothing from it
+    return s.WithPrefix(fmt::format("result of task {} ({})", task_id, stage));
+  }
+  return OkStatus();
+}
+
+StatusOr<ResultReducer::Output> ResultReducer::Finish(size_t top, int threads) {
+  std::vector<std::pair<const LogKey*, const Impl::Group*>> groups;
+  for (const auto& [key, g] : impl_->groups) groups.emplace_back(&key, &g);
+  std::vector<GroupRow> rows(groups.size());
+  std::vector<Status> errors(groups.size());
+  std::atomic<size_t> next{0};
+  const auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < groups.size();) {
+      // An exception must not leave a thread (std::terminate): a failed
+      // allocation fails the reduce, not the master.
+      try {
+        errors[i] =
+            impl_->Reduce(*groups[i].first, *groups[i].second, top, &rows[i]);
+      } catch (const std::exception& e) {
+        errors[i] = ResourceExhaustedError(
+            fmt::format("logstats: reduce: {}", e.what()));
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  const size_t n_threads =
+      std::min(static_cast<size_t>(std::max(threads, 1)), groups.size());
+  for (size_t i = 1; i < n_threads; ++i) helpers.emplace_back(work);
+  work();
+  for (std::thread& t : helpers) t.join();
+  for (const Status& s : errors) RETURN_IF_ERROR(s);
+
+  Output out;
+  out.summary_csv = kSummaryHeader;
+  out.top_urls_csv = kTopUrlsHeader;
+  for (const GroupRow& r : rows) {
+    AppendSummaryRow(r, &out.summary_csv);
+    AppendTopUrlRows(r, &out.top_urls_csv);
+    out.requests += r.requests;
+    out.malformed += r.malformed;
+  }
+  out.groups = rows.size();
+  return out;
+}
+
+namespace {
+
+int ReduceThreads() {
   const unsigned n = std::thread::hardware_concurrency();
   return static_cast<int>(std::clamp(n, 1u, 8u));
 }
@@ -1174,22 +1413,21 @@ Status LogStatsProcessor::Reduce(JobContext& ctx) {
     return InvalidArgumentError(
         fmt::format("logstats: params.top must be >= 0, got {}", top));
   }
-  ParallelMerger merger(MergeThreads());
-  RETURN_IF_ERROR(
-      ctx.ForEachResult([&](const TaskResult& r) { merger.Add(r); }));
-  ASSIGN_OR_RETURN(const Merged merged, merger.Finish());
+  ResultReducer reducer;
+  Status added;
+  RETURN_IF_ERROR(ctx.ForEachResult([&](const TaskResult& r) {
+    if (added.ok()) added = reducer.Add(r.task_id, r.stage, r.result);
+  }));
+  RETURN_IF_ERROR(added);
+  ASSIGN_OR_RETURN(const ResultReducer::Output out,
+                   reducer.Finish(static_cast<size_t>(top), ReduceThreads()));
   if (ctx.cancelled()) return CancelledError("logstats: cancelled");
 
-  RETURN_IF_ERROR(WriteOutput(ctx, "summary.csv", SummaryCsv(merged)));
-  RETURN_IF_ERROR(WriteOutput(ctx, "top_urls.csv",
-                              TopUrlsCsv(merged, static_cast<size_t>(top))));
-  int64_t requests = 0, malformed = 0;
-  for (const auto& [key, s] : merged) {
-    requests += s.requests();
-    malformed += s.malformed();
-  }
+  RETURN_IF_ERROR(WriteOutput(ctx, "summary.csv", out.summary_csv));
+  RETURN_IF_ERROR(WriteOutput(ctx, "top_urls.csv", out.top_urls_csv));
   ctx.SetResult(fmt::format("{} lines, {} malformed, {} (domain,hour) groups",
-                            requests + malformed, malformed, merged.size()));
+                            out.requests + out.malformed, out.malformed,
+                            out.groups));
   return OkStatus();
 }
 

@@ -2,11 +2,12 @@
 // nginx "combined" access logs laid out as ROOT/<domain>/<YYYYMMDDHH>/<file>.
 //
 //   map task (one per file split)          reduce (in the master)
-//   ┌──────────────────────────────┐       ┌────────────────────────────┐
-//   │ SplitLineReader → lines      │       │ ForEachResult → MergeResult│
-//   │ ParseCombinedLine → HourStats│──────►│ Merged (domain,hour)→stats │
-//   │ SerializeResult → SetResult  │ bytes │ SummaryCsv, TopUrlsCsv     │
-//   └──────────────────────────────┘       └────────────────────────────┘
+//   ┌──────────────────────────────┐       ┌──────────────────────────────┐
+//   │ SplitLineReader → lines      │       │ ForEachResult → ResultReducer│
+//   │ ParseCombinedLine → HourStats│──────►│ (domain,hour): k-way merge of│
+//   │ SerializeResult → SetResult  │ bytes │ the results' sorted runs     │
+//   └──────────────────────────────┘       │ → summary.csv, top_urls.csv  │
+//                                          └──────────────────────────────┘
 //
 // Outputs (in the job's output directory):
 //   summary.csv   domain,hour,requests,bytes,status_2xx,status_3xx,
@@ -192,7 +193,7 @@ using Merged = std::map<LogKey, HourStats>;
 // distinct URLs (their length + ~2 bytes each) of one file; typical hourly
 // files give KBs to a few MBs, but a file with millions of distinct URLs
 // (cache-busting query strings) gives a result of that order, which the
-// state store keeps and Reduce holds merged per (domain, hour). If that
+// state store keeps and Reduce holds in memory (ResultReducer). If that
 // becomes the bottleneck, the fix is the shuffle model (partition by
 // (domain, hour)) and an approximate distinct count, not a bigger result.
 std::string SerializeResult(const Merged& groups);
@@ -204,6 +205,46 @@ Status MergeResult(std::string_view result, Merged* into);
 // The two outputs, as described at the top of this file.
 std::string SummaryCsv(const Merged& merged);
 std::string TopUrlsCsv(const Merged& merged, size_t top);
+
+// The reduce: the two outputs of many map results, computed by merging
+// them rather than by building each (domain, hour) again. A result's
+// addresses and URLs are sorted runs (see SerializeResult), so a group's
+// distinct addresses and URL counts are a k-way merge of its results' runs,
+// counted as they stream by (no hash table; the URLs' hashes are computed
+// again as they are read), keeping only the `top` best URLs. Groups are
+// reduced in parallel. The outputs equal SummaryCsv and TopUrlsCsv of the
+// same results merged with MergeResult.
+//
+// Memory: a copy of every result added (they are read from the state store
+// one at a time), plus `top` URLs per group.
+//
+// Thread-safety: one thread at a time (Finish uses threads of its own).
+class ResultReducer {
+ public:
+  ResultReducer();
+  ~ResultReducer();
+
+  // Keeps a copy of one map task's result. DataLoss, prefixed with the task
+  // ("result of task N (stage): ...") and giving the byte offset, for a
+  // result that is not well formed; nothing of it is kept then.
+  Status Add(int64_t task_id, std::string_view stage, std::string_view result);
+
+  struct Output {
+    std::string summary_csv;
+    std::string top_urls_csv;  // params.top rows per (domain, hour)
+    int64_t requests = 0;      // parsed lines, over all groups
+    int64_t malformed = 0;
+    size_t groups = 0;
+  };
+  // Merges everything added on up to `threads` threads. DataLoss naming the
+  // task, the group and the byte offset for a result whose runs do not
+  // strictly ascend (which SerializeResult never writes).
+  StatusOr<Output> Finish(size_t top, int threads);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // Writes `content` to the job's output file `name` through
 // ctx.OutputPath (so the job commit publishes it). FailedPrecondition if
@@ -217,7 +258,8 @@ Status WriteOutput(JobContext& ctx, std::string_view name,
 // SerializeResult() as its result. It fails with the reader's error (which
 // names the file and the byte offset) on unreadable or corrupt input, and
 // with PathKey's error on a path outside the layout. Reduce merges every
-// result and writes summary.csv and top_urls.csv; params.top (default 10,
+// result (ResultReducer, one thread per core up to 8) and writes
+// summary.csv and top_urls.csv; params.top (default 10,
 // >= 0) is the number of rows per (domain, hour) in top_urls.csv. The job's
 // result is a one-line summary: "N lines, M malformed, K (domain,hour)
 // groups".

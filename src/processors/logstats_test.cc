@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/status_macros.h"
 #include "io/output_committer.h"
 
 namespace taskgrid {
@@ -586,6 +587,158 @@ TEST(Results, CorruptResultsAreDataLossNeverACrash) {
                         &m)
                 .code(),
             StatusCode::kDataLoss);
+}
+
+// ---------------------------------------------------------------------------
+// ResultReducer
+
+// The reducer's outputs over `results` (task ids 1, 2, ...).
+StatusOr<ResultReducer::Output> Reduce(const std::vector<std::string>& results,
+                                       size_t top, int threads) {
+  ResultReducer r;
+  for (size_t i = 0; i < results.size(); ++i) {
+    RETURN_IF_ERROR(r.Add(static_cast<int64_t>(i + 1), "map", results[i]));
+  }
+  return r.Finish(top, threads);
+}
+
+TEST(ResultReducer, EqualsMergingIntoHashTablesOnRandomResults) {
+  Rng rng{21};
+  for (int round = 0; round < 12; ++round) {
+    // 1..40 results over 1..5 groups, some results holding several groups;
+    // addresses and URLs drawn from small pools so that runs overlap.
+    const int nresults = 1 + static_cast<int>(rng.Below(40));
+    const int ngroups = 1 + static_cast<int>(rng.Below(5));
+    std::vector<std::string> results;
+    Merged oracle;
+    for (int r = 0; r < nresults; ++r) {
+      Merged m;
+      const int lines = static_cast<int>(rng.Below(400));
+      for (int i = 0; i < lines; ++i) {
+        const LogKey key{fmt::format("d{}.com", rng.Below(ngroups)),
+                         "2024010100"};
+        std::string ip;
+        switch (rng.Below(8)) {
+          case 0:
+            ip = fmt::format("2001:db8::{:x}", rng.Below(300));
+            break;
+          case 1:
+            ip = fmt::format("unix:{}", rng.Below(5));
+            break;
+          default:
+            ip = fmt::format("10.0.{}.{}", rng.Below(3), rng.Below(256));
+        }
+        // Counts tie often; some URLs hold bytes that need quoting.
+        const std::string url = rng.Below(20) == 0
+                                    ? fmt::format("/q,\"{}", rng.Below(4))
+                                    : fmt::format("/u{}", rng.Below(300));
+        m[key].AddLine(rng.Below(50) == 0 ? "bad" : Line(ip, url, 200, "3"));
+      }
+      if (rng.Below(6) == 0) m[{"empty.com", "2024010101"}];
+      results.push_back(SerializeResult(m));
+      ASSERT_TRUE(MergeResult(results.back(), &oracle).ok());
+    }
+    for (const size_t top : {0, 1, 3, 10, 100000}) {
+      for (const int threads : {1, 3}) {
+        const auto out = Reduce(results, top, threads);
+        ASSERT_TRUE(out.ok()) << out.status();
+        EXPECT_EQ(out->summary_csv, SummaryCsv(oracle)) << round;
+        EXPECT_EQ(out->top_urls_csv, TopUrlsCsv(oracle, top))
+            << round << " top " << top;
+        EXPECT_EQ(out->groups, oracle.size());
+        int64_t requests = 0, malformed = 0;
+        for (const auto& [key, s] : oracle) {
+          requests += s.requests();
+          malformed += s.malformed();
+        }
+        EXPECT_EQ(out->requests, requests);
+        EXPECT_EQ(out->malformed, malformed);
+      }
+    }
+  }
+}
+
+TEST(ResultReducer, NoResultsGiveHeadersOnly) {
+  const auto out = Reduce({}, 10, 2);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->summary_csv, SummaryCsv(Merged()));
+  EXPECT_EQ(out->top_urls_csv, TopUrlsCsv(Merged(), 10));
+  EXPECT_EQ(out->groups, 0u);
+}
+
+TEST(ResultReducer, CorruptResultIsDataLossNamingTheTask) {
+  const std::string bytes = SerializeResult(Sample());
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    ResultReducer r;
+    ASSERT_TRUE(r.Add(1, "map", bytes).ok());
+    const Status s = r.Add(7, "map", bytes.substr(0, n));
+    ASSERT_EQ(s.code(), StatusCode::kDataLoss) << n;
+    EXPECT_NE(s.message().find("result of task 7 (map)"), std::string::npos)
+        << s;
+    // The good result still reduces.
+    const auto out = r.Finish(10, 2);
+    ASSERT_TRUE(out.ok());
+    EXPECT_EQ(out->summary_csv, SummaryCsv(Sample()));
+  }
+}
+
+// A one-group result with the given IPv4 addresses (in this order) and
+// URLs with count 1 (in this order).
+std::string HandMadeResult(const std::vector<uint32_t>& ips,
+                           const std::vector<std::string>& urls) {
+  std::string r =
+      "L\x01\x01\x01"
+      "d\x0a"
+      "2024010100"s;
+  r += std::string(7, '\0');  // counters
+  r.push_back(static_cast<char>(ips.size()));
+  for (uint32_t ip : ips) {
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      r.push_back(static_cast<char>(ip >> shift));
+    }
+  }
+  r += "\x00\x00"s;  // no IPv6, no other addresses
+  r.push_back(static_cast<char>(urls.size()));
+  for (const std::string& u : urls) {
+    r.push_back(static_cast<char>(u.size()));
+    r += u;
+    r.push_back('\x01');
+  }
+  return r;
+}
+
+TEST(ResultReducer, RunsOutOfOrderAreDataLossNamingTaskAndGroup) {
+  // Well formed: the same as MergeResult.
+  const std::string good = HandMadeResult({1, 2, 3}, {"/a"});
+  Merged m;
+  ASSERT_TRUE(MergeResult(good, &m).ok());
+  const auto ok = Reduce({good, good}, 10, 1);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_NE(ok->summary_csv.find("d,2024010100,0,0,0,0,0,0,3,0"),
+            std::string::npos)
+      << ok->summary_csv;
+  EXPECT_NE(ok->top_urls_csv.find("d,2024010100,1,/a,2"), std::string::npos);
+
+  // Descending or repeated addresses, a repeated URL: each alone, and after
+  // a good run of the same group (the merging path).
+  for (const std::string& bad :
+       {HandMadeResult({2, 1}, {}), HandMadeResult({5, 5}, {}),
+        HandMadeResult({}, {"/a", "/a"})}) {
+    for (const bool with_good : {false, true}) {
+      std::vector<std::string> results;
+      if (with_good) results.push_back(good);
+      results.push_back(bad);
+      const auto out = Reduce(results, 10, 2);
+      ASSERT_FALSE(out.ok());
+      EXPECT_EQ(out.status().code(), StatusCode::kDataLoss);
+      const std::string task =
+          fmt::format("result of task {} (map)", results.size());
+      EXPECT_NE(out.status().message().find(task), std::string::npos)
+          << out.status();
+      EXPECT_NE(out.status().message().find("out of order"), std::string::npos)
+          << out.status();
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------
