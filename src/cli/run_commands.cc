@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -154,13 +155,23 @@ int DriveJob(StateStore* store, int64_t job_id, const RunOptions& o,
 
   const bool tty = o.progress && isatty(STDERR_FILENO);
   const auto start = std::chrono::steady_clock::now();
-  std::atomic<bool> finished{false};
+  // The watcher ticks every 50 ms until the job ends, and is woken then
+  // (not left to finish its tick, which would delay every run's exit).
+  std::mutex finished_mu;
+  std::condition_variable finished_cv;
+  bool finished = false;  // guarded by finished_mu
   std::thread watcher([&] {
     bool interrupted = false;
     int64_t done_at_start = -1;
     int tick = 0;
-    while (!finished.load()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    while (true) {
+      {
+        std::unique_lock<std::mutex> lock(finished_mu);
+        if (finished_cv.wait_for(lock, std::chrono::milliseconds(50),
+                                 [&] { return finished; })) {
+          break;
+        }
+      }
       if (!interrupted && g_signals.load() > 0) {
         interrupted = true;
         if (tty) std::cerr << "\r\033[K";
@@ -183,7 +194,11 @@ int DriveJob(StateStore* store, int64_t job_id, const RunOptions& o,
 
   StatusOr<JobOutcome> outcome = runner.Run(job_id);
   Metrics().workers->Set(0);
-  finished = true;
+  {
+    std::lock_guard<std::mutex> lock(finished_mu);
+    finished = true;
+  }
+  finished_cv.notify_all();
   watcher.join();
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);

@@ -244,6 +244,11 @@ void Worker::Join() {
     if (t.joinable()) t.join();
   }
   stop_ = true;
+  // Every slot has exited (done()): wake the watchdog rather than wait
+  // out its tick. Taking the lock orders this after a check of done()
+  // that the watchdog made before it began to wait.
+  { std::lock_guard<std::mutex> lock(watchdog_mu_); }
+  watchdog_wake_.notify_all();
   if (watchdog_.joinable()) watchdog_.join();
 }
 
@@ -409,7 +414,13 @@ void Worker::DropShuffleData(const std::vector<int64_t>& jobs) {
 void Worker::WatchdogLoop() {
   int64_t last_heartbeat = 0;
   while (!done()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    {
+      std::unique_lock<std::mutex> lock(watchdog_mu_);
+      if (watchdog_wake_.wait_for(lock, std::chrono::milliseconds(10),
+                                  [&] { return done(); })) {
+        break;
+      }
+    }
     const int64_t now = clock_->MonoMs();
     std::vector<TaskRef> running;
     {

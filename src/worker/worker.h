@@ -19,6 +19,7 @@
 #define TASKGRID_WORKER_WORKER_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -90,6 +91,8 @@ class Worker {
   std::vector<Running*> running_;  // guarded by running_mu_
   std::vector<std::thread> threads_;
   std::thread watchdog_;
+  std::mutex watchdog_mu_;  // with watchdog_wake_: Join wakes the watchdog
+  std::condition_variable watchdog_wake_;
 };
 
 }  // namespace taskgrid
