@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -291,9 +292,12 @@ class StringCounter {
     uint64_t record = kEmpty;  // index of the record's first arena word
   };
 
-  // The first slot a key probes: from its tag, so that Grow needs no
-  // rehashing (a table of 2^32 slots is out of reach).
-  size_t Home(uint32_t tag) const { return tag & (slots_.size() - 1); }
+  // The first slot a key probes: the top bits of its tag, so that Grow
+  // needs no rehashing (a table of 2^32 slots is out of reach) and the
+  // slots hold the keys in the order of their hashes, but for the few that
+  // probing moved past a neighbour (ForEach's order; Serialize relies on
+  // it being nearly sorted).
+  size_t Home(uint32_t tag) const { return tag >> home_shift_; }
 
   uint64_t NewRecord(std::string_view key, int64_t n) {
     const uint64_t at = arena_.size();
@@ -315,6 +319,7 @@ class StringCounter {
   void Grow() {
     std::vector<Slot> old = std::move(slots_);
     slots_.assign(old.empty() ? 16 : old.size() * 2, Slot{});
+    home_shift_ = 32 - std::countr_zero(slots_.size());
     const size_t mask = slots_.size() - 1;
     for (const Slot& s : old) {
       if (s.record == kEmpty) continue;
@@ -325,6 +330,7 @@ class StringCounter {
   }
 
   std::vector<Slot> slots_;
+  int home_shift_ = 32;  // 32 - log2(slots_.size())
   size_t used_ = 0;
   // Records: a count word, then the key bytes padded to whole words.
   std::vector<uint64_t> arena_;
@@ -408,7 +414,13 @@ bool ParseIpv4Wide(const char* p, size_t n, uint32_t* out) {
       static_cast<unsigned>(_mm_movemask_epi8(_mm_cmplt_epi8(
           biased, _mm_set1_epi8(static_cast<char>(10 ^ 0x80))))) &
       in;
-  if ((digits | dots) != in || __builtin_popcount(dots) != 3) return false;
+  // Exactly three dots (without a popcount instruction in the baseline
+  // x86-64 ISA, __builtin_popcount is a library call).
+  const unsigned two_left = (dots & (dots - 1)) & ((dots & (dots - 1)) - 1);
+  if ((digits | dots) != in || two_left == 0 ||
+      (two_left & (two_left - 1)) != 0) {
+    return false;
+  }
   // The bytes with zeros after them: an octet's weights may reach past it.
   alignas(16) unsigned char b[32] = {};
   _mm_store_si128(reinterpret_cast<__m128i*>(b), v);
@@ -720,6 +732,28 @@ std::vector<std::pair<std::string_view, int64_t>> HourStats::TopUrls(
 
 namespace {
 
+// Insertion sort of a nearly sorted *v; gives up (false, *v permuted) once
+// it has moved elements 8 times as many times as there are elements.
+template <typename T, typename Less>
+bool SortNearlySorted(std::vector<T>* v, Less less) {
+  size_t budget = 8 * v->size() + 64;
+  for (size_t i = 1; i < v->size(); ++i) {
+    if (!less((*v)[i], (*v)[i - 1])) continue;
+    T x = std::move((*v)[i]);
+    size_t j = i;
+    do {
+      (*v)[j] = std::move((*v)[j - 1]);
+      --j;
+      if (--budget == 0) {
+        (*v)[j] = std::move(x);
+        return false;
+      }
+    } while (j > 0 && less(x, (*v)[j - 1]));
+    (*v)[j] = std::move(x);
+  }
+  return true;
+}
+
 // One group of a result whose structure ResultCodec::Scan has checked: its
 // sections, as views into the result's bytes.
 struct ResultGroup {
@@ -805,9 +839,14 @@ class ResultCodec {
       counts.ForEach([&](std::string_view u, int64_t c) {
         urls.push_back({HashBytes(u.data(), u.size()), u, c});
       });
-      std::sort(urls.begin(), urls.end(), [](const Url& a, const Url& b) {
+      const auto before = [](const Url& a, const Url& b) {
         return a.hash != b.hash ? a.hash < b.hash : a.url < b.url;
-      });
+      };
+      // The table gives them nearly in order (StringCounter::Home):
+      // insertion sort, unless that moves far more than expected.
+      if (!SortNearlySorted(&urls, before)) {
+        std::sort(urls.begin(), urls.end(), before);
+      }
       PutVarint(urls.size(), &out);
       for (const Url& u : urls) {
         PutString(u.url, &out);

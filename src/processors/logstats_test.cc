@@ -658,6 +658,27 @@ TEST(ResultReducer, EqualsMergingIntoHashTablesOnRandomResults) {
   }
 }
 
+TEST(ResultReducer, LargeTablesSerializeInOrder) {
+  // Tables that grow many times, with keys probing past the table's end:
+  // the written URLs must be in the order the reducer checks.
+  for (const int n : {1000, 30000, 70000}) {
+    Merged m;
+    HourStats& s = m[{"d", "2024010100"}];
+    for (int i = 0; i < n; ++i) {
+      s.AddLine(Line(fmt::format("10.{}.{}.1", i % 256, i / 256),
+                     fmt::format("/u{}", i % (n / 2)), 200, "1"));
+    }
+    const auto out = Reduce({SerializeResult(m), SerializeResult(m)},
+                            static_cast<size_t>(n), 2);
+    ASSERT_TRUE(out.ok()) << out.status();
+    Merged twice;
+    ASSERT_TRUE(MergeResult(SerializeResult(m), &twice).ok());
+    ASSERT_TRUE(MergeResult(SerializeResult(m), &twice).ok());
+    EXPECT_EQ(out->top_urls_csv, TopUrlsCsv(twice, static_cast<size_t>(n)));
+    EXPECT_EQ(out->summary_csv, SummaryCsv(twice));
+  }
+}
+
 TEST(ResultReducer, NoResultsGiveHeadersOnly) {
   const auto out = Reduce({}, 10, 2);
   ASSERT_TRUE(out.ok());
