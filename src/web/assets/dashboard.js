@@ -6,7 +6,8 @@
 //   #/jobs/ID/tasks/TID     one task: payload, attempts, log
 //   #/workers               workers
 // Each view has mount() (builds the page) and update() (fetches and fills
-// it in); update() runs again every second while the view is live. Text
+// it in, unless the address changed meanwhile: stale()); update() runs
+// again every second while the view is live. Text
 // from the API always goes in with textContent, never as HTML.
 "use strict";
 
@@ -131,8 +132,9 @@ const JobsView = {
             (h) => el("th", {}, h)))),
         el("tbody", {id: "jobs"})));
   },
-  async update() {
+  async update(p) {
     const body = await getJson("/api/jobs?limit=100");
+    if (stale(p)) return false;
     const rows = body.jobs.map((j) => el("tr", {"data-job": j.id},
         el("td", {class: "num"}, el("a", {href: "#/jobs/" + j.id}, j.id)),
         el("td", {}, el("a", {href: "#/jobs/" + j.id}, j.name)),
@@ -264,6 +266,7 @@ const JobView = {
       getJson("/api/jobs/" + id),
       getJson("/api/jobs/" + id + "/tasks?state=dead&limit=20"),
       getJson("/api/jobs/" + id + "/tasks?state=failed&limit=20")]);
+    if (stale(p)) return false;
     const c = j.counts, done = doneOf(c);
     setText("job-name", j.name);
     const st = $("job-state");
@@ -367,6 +370,7 @@ const TasksView = {
     const [body, j] = await Promise.all([
       getJson("/api/jobs/" + id + "/tasks?" + api),
       getJson("/api/jobs/" + id)]);
+    if (stale(p)) return false;
     $("tasks").replaceChildren(...body.tasks.map((t) => taskRow(id, t)));
     if (!body.tasks.length) {
       $("tasks").append(el("tr", {}, el("td", {colspan: 9, class: "muted"},
@@ -442,6 +446,7 @@ const TaskView = {
     const [b, j] = await Promise.all([
       getJson("/api/jobs/" + p.job + "/tasks/" + p.task),
       getJson("/api/jobs/" + p.job)]);
+    if (stale(p)) return false;
     const t = b.task;
     const st = $("task-state");
     st.textContent = t.state;
@@ -480,8 +485,9 @@ const WorkersView = {
             el("tbody", {id: "workers"})),
         el("p", {id: "active-jobs"}));
   },
-  async update() {
+  async update(p) {
     const b = await getJson("/api/workers");
+    if (stale(p)) return false;
     const l = b.leader || {};
     setText("leader", l.owner ? "Leader " + l.owner + " at " + l.address +
             " (epoch " + l.epoch + ", heartbeat " + fmtTime(l.heartbeat) + ")"
@@ -499,6 +505,13 @@ const WorkersView = {
 };
 
 // ---- routing and polling -------------------------------------------------
+// Whether the page has moved on (another address) since an update for `p`
+// began: its answers must not be drawn over the newer page's, which can
+// arrive first (state filter, then sort order, in quick succession).
+function stale(p) {
+  return router.p !== p;
+}
+
 const router = {
   gen: 0,
   timer: null,
