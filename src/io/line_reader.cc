@@ -19,7 +19,10 @@ struct LineReader::Impl {
       : stream(s),
         max_line(max),
         buffer_size(std::max<size_t>(size, 1)),
-        buf(new char[buffer_size]) {}
+        buf(new char[buffer_size + kLineReadSlack]) {
+    // What lies after the data is never part of a line, but may be read.
+    std::memset(buf.get() + buffer_size, 0, kLineReadSlack);
+  }
 
   // Appends data to carry, up to max_line bytes in all.
   void Carry(const char* data, size_t n) {
@@ -73,7 +76,9 @@ StatusOr<bool> LineReader::Next(std::string_view* line) {
       const size_t len = stop - m.begin;
       if (m.carrying) {
         m.Carry(buf + m.begin, len);
-        *line = m.carry;
+        const size_t n = m.carry.size();
+        m.carry.append(kLineReadSlack, '\0');  // cleared by the next call
+        *line = std::string_view(m.carry.data(), n);
         truncated_ = m.carry_dropped;
       } else if (len > m.max_line) {
         *line = std::string_view(buf + m.begin, m.max_line);

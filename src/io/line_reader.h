@@ -21,6 +21,9 @@
 namespace taskgrid {
 
 inline constexpr size_t kDefaultMaxLine = 16u << 20;  // 16 MiB
+// Bytes after a returned line that may be read (their content is
+// unspecified): lets a parser load whole vectors near a line's end.
+inline constexpr size_t kLineReadSlack = 64;
 
 class LineReader {
  public:
@@ -33,7 +36,8 @@ class LineReader {
   ~LineReader();
 
   // Sets `*line` to the next line (without its '\n'), valid until the next
-  // call. Returns false at the end; an error from the stream otherwise.
+  // call, with kLineReadSlack readable bytes after it. Returns false at the
+  // end; an error from the stream otherwise.
   // Errors are sticky: later calls return the same error.
   StatusOr<bool> Next(std::string_view* line);
 

@@ -19,7 +19,9 @@
 #include <thread>
 
 #include "core/status_macros.h"
+#include "io/line_reader.h"  // kLineReadSlack
 #include "io/split.h"
+#include "processors/logstats_fastparse.h"
 
 namespace taskgrid {
 namespace {
@@ -556,11 +558,11 @@ bool ParseFields(std::string_view line, ParsedLine* out, bool user_agent) {
   } else {
     const char* const digits = p;
     uint64_t v = 0;
+    constexpr uint64_t kMax = std::numeric_limits<int64_t>::max();
     while (p < end && IsDigit(*p)) {
-      v = v * 10 + static_cast<unsigned>(*p - '0');
-      if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-        return false;
-      }
+      const unsigned d = static_cast<unsigned>(*p - '0');
+      if (v > (kMax - d) / 10) return false;  // v * 10 + d > kMax
+      v = v * 10 + d;
       ++p;
     }
     if (p == digits) return false;
@@ -648,42 +650,57 @@ void HourStats::AddLine(std::string_view line) {
   if (line.empty()) return;
   ParsedLine parsed;
   if (ParseFields(line, &parsed, /*user_agent=*/false)) {
-    Add(parsed, line.data() + line.size());
+    Count(parsed.remote_addr, parsed.url, parsed.status, parsed.body_bytes,
+          line.data() + line.size());
   } else {
     ++malformed_;
   }
 }
 
-void HourStats::Add(const ParsedLine& line) {
-  Add(line, line.remote_addr.data() + line.remote_addr.size());
+static_assert(kLineReadSlack >= 64, "FastParseLine reads 64 bytes past");
+
+void HourStats::AddLineWithSlack(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.empty()) return;
+  logstats_internal::FastFields f;
+  if (logstats_internal::FastParseLine(line, &f)) {
+    Count(f.remote_addr, f.url, f.status, f.body_bytes,
+          line.data() + line.size() + kLineReadSlack);
+  } else {
+    AddLine(line);
+  }
 }
 
-void HourStats::Add(const ParsedLine& line, const char* readable_end) {
+void HourStats::Add(const ParsedLine& line) {
+  Count(line.remote_addr, line.url, line.status, line.body_bytes,
+        line.remote_addr.data() + line.remote_addr.size());
+}
+
+void HourStats::Count(std::string_view addr, std::string_view url, int status,
+                      int64_t body_bytes, const char* readable_end) {
   // The URL's slot is likely a cache miss: ask for it first, and let the
   // address lookup overlap with the wait.
   uint64_t url_hash = 0;
-  if (!line.url.empty()) {
-    url_hash = StringCounter::Hash(line.url);
+  if (!url.empty()) {
+    url_hash = StringCounter::Hash(url);
     t_->urls.Prefetch(url_hash);
   }
   ++requests_;
-  SaturatingAdd(&bytes_, line.body_bytes);
-  const unsigned bucket = static_cast<unsigned>(line.status / 100) - 2u;
+  SaturatingAdd(&bytes_, body_bytes);
+  const unsigned bucket = static_cast<unsigned>(status / 100) - 2u;
   if (bucket < 4) ++status_[bucket];
   uint32_t v4;
   Ip6 v6;
-  const char* const addr = line.remote_addr.data();
-  const size_t addr_size = line.remote_addr.size();
-  if (readable_end - addr >= 16
-          ? logstats_internal::ParseIpv4Wide(addr, addr_size, &v4)
-          : logstats_internal::ParseIpv4(line.remote_addr, &v4)) {
+  if (readable_end - addr.data() >= 16
+          ? logstats_internal::ParseIpv4Wide(addr.data(), addr.size(), &v4)
+          : logstats_internal::ParseIpv4(addr, &v4)) {
     t_->ipv4.Insert(v4);
-  } else if (ParseIpv6(line.remote_addr, &v6)) {
+  } else if (ParseIpv6(addr, &v6)) {
     t_->ipv6.Insert(v6);
   } else {
-    t_->other_addrs.Add(line.remote_addr, 1);
+    t_->other_addrs.Add(addr, 1);
   }
-  if (!line.url.empty()) t_->urls.Add(line.url, url_hash, 1);
+  if (!url.empty()) t_->urls.Add(url, url_hash, 1);
 }
 
 void HourStats::Merge(const HourStats& other) {
@@ -1434,7 +1451,7 @@ Status LogStatsProcessor::Process(TaskContext& ctx) {
     if (reader->truncated()) {
       stats.AddMalformed();
     } else {
-      stats.AddLine(line);
+      stats.AddLineWithSlack(line);  // the reader leaves kLineReadSlack
     }
   }
   Merged result;

@@ -144,6 +144,11 @@ class HourStats {
   // Counts one line (without its '\n'): strips one trailing '\r', ignores
   // an empty line, counts a line ParseCombinedLine rejects as malformed.
   void AddLine(std::string_view line);
+  // AddLine for a line followed by at least 64 readable bytes (as a
+  // LineReader returns it: io/line_reader.h, kLineReadSlack), whose content
+  // does not matter: most lines are then parsed by the vector fast path
+  // (logstats_fastparse.h). Counts exactly what AddLine counts.
+  void AddLineWithSlack(std::string_view line);
   // Counts one parsed line.
   void Add(const ParsedLine& line);
   void AddMalformed(int64_t n = 1) { malformed_ += n; }
@@ -166,9 +171,11 @@ class HourStats {
   friend class ResultCodec;
   struct Tables;
 
-  // Add, where the bytes up to readable_end (at or after the address's
-  // end) may be read: lets the address parser load 16 bytes at once.
-  void Add(const ParsedLine& line, const char* readable_end);
+  // Counts a parsed line's fields, where the bytes up to readable_end (at
+  // or after the address's end) may be read: lets the address parser load
+  // 16 bytes at once.
+  void Count(std::string_view addr, std::string_view url, int status,
+             int64_t body_bytes, const char* readable_end);
 
   int64_t requests_ = 0;
   int64_t bytes_ = 0;

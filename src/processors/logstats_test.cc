@@ -142,6 +142,12 @@ TEST(ParseCombinedLine, Table) {
       {"bytes overflow",
        R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 200 9223372036854775808 "-" "u")",
        false},
+      {"bytes overflow that wraps uint64 to 0",
+       R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 200 18446744073709551616 "-" "u")",
+       false},
+      {"bytes overflow by the last digit",
+       R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 200 92233720368547758070 "-" "u")",
+       false},
       {"missing bytes", R"(1.2.3.4 - - [t] "GET / HTTP/1.1" 200 "-" "u")",
        false},
       {"common format (no referer, agent)",
@@ -368,10 +374,10 @@ TEST(HourStats, MatchesASimpleOracleOnManyRandomLines) {
 }
 
 // HourStats parses with shortcuts (the time field at its usual width, a
-// user agent closed by the line's last quote, not extracted). On lines
-// mutated around exactly those places, it must count what
-// ParseCombinedLine decides: parsed (with its status, bytes and URL) or
-// malformed.
+// user agent closed by the line's last quote, not extracted; with slack
+// after the line, the vector fast path). On lines mutated around exactly
+// those places, it must count what ParseCombinedLine decides: parsed (with
+// its status, bytes and URL) or malformed.
 TEST(HourStats, CountsExactlyWhatTheParserDecidesOnMutatedLines) {
   Rng rng{11};
   const std::string alphabet = "\"\\[] -0123456789aZ/";
@@ -391,8 +397,18 @@ TEST(HourStats, CountsExactlyWhatTheParserDecidesOnMutatedLines) {
     if (line.empty() || line.back() == '\r') continue;
     ParsedLine p;
     const bool ok = ParseCombinedLine(line, &p);
-    HourStats s;
-    s.AddLine(line);
+    HourStats scalar;
+    scalar.AddLine(line);
+    // The same through the vector fast path: the line followed by 64
+    // readable bytes that would change the answer if they were taken in.
+    std::string padded = line + std::string(64, '"');
+    HourStats fast;
+    fast.AddLineWithSlack(std::string_view(padded.data(), line.size()));
+    Merged a, b;
+    a.emplace(LogKey{"d", "2024010100"}, std::move(scalar));
+    b.emplace(LogKey{"d", "2024010100"}, std::move(fast));
+    ASSERT_EQ(SerializeResult(a), SerializeResult(b)) << line;
+    const HourStats& s = a.begin()->second;
     ASSERT_EQ(s.requests(), ok ? 1 : 0) << line;
     ASSERT_EQ(s.malformed(), ok ? 0 : 1) << line;
     if (!ok) continue;
