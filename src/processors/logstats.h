@@ -98,6 +98,9 @@ namespace logstats_internal {
 // agree on every input. Exposed for tests.
 bool ParseIpv4(std::string_view s, uint32_t* out);
 bool ParseIpv4Wide(const char* p, size_t n, uint32_t* out);
+// A serialized result (SerializeResult) in version 1, uncompressed;
+// DataLoss if it does not decompress. For tests and tools.
+StatusOr<std::string> UncompressedResult(std::string_view result);
 }  // namespace logstats_internal
 
 // Splits a request into method, url and protocol: the url is what lies
@@ -195,6 +198,10 @@ using Merged = std::map<LogKey, HourStats>;
 //   + other addresses (strings, ascending), nurls + (url, count) pairs (in
 //   the order of a fixed 64-bit hash of the URL, ties by bytes). The orders
 //   make the bytes a function of the content only; a reader needs none.
+// A result of 4 KiB or more is written as version 2 when that is smaller:
+//   "L" version(2) n, then the version-1 bytes after "L\x01" (n of them)
+//   as one LZ4 block (about half the size: the state store writes and the
+//   reduce reads that much less). Both versions are read.
 //
 // Size: a result grows with the distinct addresses (4 or 16 bytes each) and
 // distinct URLs (their length + ~2 bytes each) of one file; typical hourly
