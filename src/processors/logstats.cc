@@ -1320,7 +1320,10 @@ struct ResultReducer::Impl {
   struct Source {
     int64_t task_id;
     std::string stage;
-    std::string bytes;
+    std::string raw;    // as added (maybe compressed); freed once expanded
+    std::string bytes;  // version 1, which the runs point into
+    std::vector<ResultGroup> groups;
+    Status status;  // of expanding and scanning it
   };
   struct Run {
     const Source* source;
@@ -1427,51 +1430,83 @@ Status ResultReducer::Impl::Reduce(const LogKey& key, const Group& g,
 ResultReducer::ResultReducer() : impl_(std::make_unique<Impl>()) {}
 ResultReducer::~ResultReducer() = default;
 
-Status ResultReducer::Add(int64_t task_id, std::string_view stage,
-                          std::string_view result) {
-  Impl::Source& src = impl_->sources.emplace_back(
-      Impl::Source{task_id, std::string(stage), std::string()});
-  Status s = ResultCodec::Expand(result, &src.bytes);
-  if (s.ok())
-    s = ResultCodec::Scan(src.bytes, [&](const ResultGroup& g) {
-      Impl::Group& group =
-          impl_->groups[LogKey{std::string(g.domain), std::string(g.hour)}];
-      for (int i = 0; i < 7; ++i) SaturatingAdd(&group.counts[i], g.counts[i]);
-      group.runs.push_back({&src, g});
-    });
-  if (!s.ok()) {
-    impl_->sources.pop_back();  // Scan added nothing from it
-    return s.WithPrefix(fmt::format("result of task {} ({})", task_id, stage));
-  }
-  return OkStatus();
+void ResultReducer::Add(int64_t task_id, std::string_view stage,
+                        std::string_view result) {
+  impl_->sources.push_back(Impl::Source{
+      task_id, std::string(stage), std::string(result), {}, {}, OkStatus()});
 }
 
-StatusOr<ResultReducer::Output> ResultReducer::Finish(size_t top, int threads) {
-  std::vector<std::pair<const LogKey*, const Impl::Group*>> groups;
-  for (const auto& [key, g] : impl_->groups) groups.emplace_back(&key, &g);
-  std::vector<GroupRow> rows(groups.size());
-  std::vector<Status> errors(groups.size());
+namespace {
+
+// Calls f(i) for i in [0, n) on up to `threads` threads (this one among
+// them). An exception f throws becomes *errors[i] (ResourceExhausted): it
+// must not leave a thread, which would end the process.
+template <typename F>
+void ParallelFor(size_t n, int threads, std::vector<Status>* errors, F&& f) {
+  errors->assign(n, OkStatus());
   std::atomic<size_t> next{0};
   const auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < groups.size();) {
-      // An exception must not leave a thread (std::terminate): a failed
-      // allocation fails the reduce, not the master.
+    for (size_t i; (i = next.fetch_add(1)) < n;) {
       try {
-        errors[i] =
-            impl_->Reduce(*groups[i].first, *groups[i].second, top, &rows[i]);
+        f(i);
       } catch (const std::exception& e) {
-        errors[i] = ResourceExhaustedError(
+        (*errors)[i] = ResourceExhaustedError(
             fmt::format("logstats: reduce: {}", e.what()));
       }
     }
   };
   std::vector<std::thread> helpers;
   const size_t n_threads =
-      std::min(static_cast<size_t>(std::max(threads, 1)), groups.size());
+      std::min(static_cast<size_t>(std::max(threads, 1)), n);
   for (size_t i = 1; i < n_threads; ++i) helpers.emplace_back(work);
   work();
   for (std::thread& t : helpers) t.join();
-  for (const Status& s : errors) RETURN_IF_ERROR(s);
+}
+
+}  // namespace
+
+StatusOr<ResultReducer::Output> ResultReducer::Finish(size_t top, int threads) {
+  // Each result decompressed and checked, in parallel; then its groups'
+  // runs filed under their keys, in task order.
+  std::deque<Impl::Source>& sources = impl_->sources;
+  std::vector<Status> errors;
+  ParallelFor(sources.size(), threads, &errors, [&](size_t i) {
+    Impl::Source& src = sources[i];
+    src.status = ResultCodec::Expand(src.raw, &src.bytes);
+    std::string().swap(src.raw);
+    if (src.status.ok()) {
+      src.status = ResultCodec::Scan(
+          src.bytes, [&](const ResultGroup& g) { src.groups.push_back(g); });
+    }
+  });
+  for (size_t i = 0; i < sources.size(); ++i) {
+    Impl::Source& src = sources[i];
+    if (src.status.ok()) src.status = errors[i];
+    if (!src.status.ok()) {
+      return src.status.WithPrefix(
+          fmt::format("result of task {} ({})", src.task_id, src.stage));
+    }
+    for (const ResultGroup& g : src.groups) {
+      Impl::Group& group =
+          impl_->groups[LogKey{std::string(g.domain), std::string(g.hour)}];
+      for (int k = 0; k < 7; ++k) SaturatingAdd(&group.counts[k], g.counts[k]);
+      group.runs.push_back({&src, g});
+    }
+  }
+
+  // Each group merged, in parallel.
+  std::vector<std::pair<const LogKey*, const Impl::Group*>> groups;
+  for (const auto& [key, g] : impl_->groups) groups.emplace_back(&key, &g);
+  std::vector<GroupRow> rows(groups.size());
+  std::vector<Status> reduced(groups.size());
+  ParallelFor(groups.size(), threads, &errors, [&](size_t i) {
+    reduced[i] =
+        impl_->Reduce(*groups[i].first, *groups[i].second, top, &rows[i]);
+  });
+  for (size_t i = 0; i < groups.size(); ++i) {
+    RETURN_IF_ERROR(reduced[i]);
+    RETURN_IF_ERROR(errors[i]);
+  }
 
   Output out;
   out.summary_csv = kSummaryHeader;
@@ -1537,11 +1572,8 @@ Status LogStatsProcessor::Reduce(JobContext& ctx) {
         fmt::format("logstats: params.top must be >= 0, got {}", top));
   }
   ResultReducer reducer;
-  Status added;
-  RETURN_IF_ERROR(ctx.ForEachResult([&](const TaskResult& r) {
-    if (added.ok()) added = reducer.Add(r.task_id, r.stage, r.result);
-  }));
-  RETURN_IF_ERROR(added);
+  RETURN_IF_ERROR(ctx.ForEachResult(
+      [&](const TaskResult& r) { reducer.Add(r.task_id, r.stage, r.result); }));
   ASSIGN_OR_RETURN(const ResultReducer::Output out,
                    reducer.Finish(static_cast<size_t>(top), ReduceThreads()));
   if (ctx.cancelled()) return CancelledError("logstats: cancelled");

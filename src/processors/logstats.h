@@ -230,7 +230,7 @@ std::string TopUrlsCsv(const Merged& merged, size_t top);
 // same results merged with MergeResult.
 //
 // Memory: a copy of every result added (they are read from the state store
-// one at a time), plus `top` URLs per group.
+// one at a time), then each uncompressed, plus `top` URLs per group.
 //
 // Thread-safety: one thread at a time (Finish uses threads of its own).
 class ResultReducer {
@@ -238,10 +238,8 @@ class ResultReducer {
   ResultReducer();
   ~ResultReducer();
 
-  // Keeps a copy of one map task's result. DataLoss, prefixed with the task
-  // ("result of task N (stage): ...") and giving the byte offset, for a
-  // result that is not well formed; nothing of it is kept then.
-  Status Add(int64_t task_id, std::string_view stage, std::string_view result);
+  // Keeps a copy of one map task's result (checked by Finish).
+  void Add(int64_t task_id, std::string_view stage, std::string_view result);
 
   struct Output {
     std::string summary_csv;
@@ -250,9 +248,12 @@ class ResultReducer {
     int64_t malformed = 0;
     size_t groups = 0;
   };
-  // Merges everything added on up to `threads` threads. DataLoss naming the
-  // task, the group and the byte offset for a result whose runs do not
-  // strictly ascend (which SerializeResult never writes).
+  // Decompresses and checks the results, then merges each group, each step
+  // on up to `threads` threads. DataLoss, prefixed with the task ("result
+  // of task N (stage): ...") and giving the byte offset, for the first
+  // result (in the order added) that is not well formed, or whose runs do
+  // not strictly ascend (which SerializeResult never writes; the message
+  // also names the group).
   StatusOr<Output> Finish(size_t top, int threads);
 
  private:

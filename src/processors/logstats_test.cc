@@ -664,10 +664,20 @@ TEST(Results, CorruptCompressedResultsAreDataLossNeverACrash) {
     if (!s.ok()) {
       EXPECT_EQ(s.code(), StatusCode::kDataLoss) << s;
     }
+    // The reducer rejects at least what MergeResult rejects (and may find
+    // runs out of order besides), always as DataLoss naming the task.
     ResultReducer r;
-    const Status added = r.Add(3, "map", bad);
-    EXPECT_EQ(added.ok(), s.ok()) << added << " / " << s;
-    if (added.ok()) (void)r.Finish(10, 2);
+    r.Add(3, "map", bad);
+    const auto out = r.Finish(10, 2);
+    if (!s.ok()) {
+      EXPECT_FALSE(out.ok()) << s;
+    }
+    if (!out.ok()) {
+      EXPECT_EQ(out.status().code(), StatusCode::kDataLoss) << out.status();
+      EXPECT_NE(out.status().message().find("result of task 3 (map)"),
+                std::string::npos)
+          << out.status();
+    }
   }
   // A stated size far beyond what the block could hold is not allocated.
   Merged m;
@@ -683,7 +693,7 @@ StatusOr<ResultReducer::Output> Reduce(const std::vector<std::string>& results,
                                        size_t top, int threads) {
   ResultReducer r;
   for (size_t i = 0; i < results.size(); ++i) {
-    RETURN_IF_ERROR(r.Add(static_cast<int64_t>(i + 1), "map", results[i]));
+    r.Add(static_cast<int64_t>(i + 1), "map", results[i]);
   }
   return r.Finish(top, threads);
 }
@@ -777,15 +787,15 @@ TEST(ResultReducer, CorruptResultIsDataLossNamingTheTask) {
   const std::string bytes = SerializeResult(Sample());
   for (size_t n = 0; n < bytes.size(); ++n) {
     ResultReducer r;
-    ASSERT_TRUE(r.Add(1, "map", bytes).ok());
-    const Status s = r.Add(7, "map", bytes.substr(0, n));
-    ASSERT_EQ(s.code(), StatusCode::kDataLoss) << n;
-    EXPECT_NE(s.message().find("result of task 7 (map)"), std::string::npos)
-        << s;
-    // The good result still reduces.
+    r.Add(1, "map", bytes);
+    r.Add(7, "map", bytes.substr(0, n));
+    r.Add(8, "map", "X");  // also bad: the first bad one is reported
     const auto out = r.Finish(10, 2);
-    ASSERT_TRUE(out.ok());
-    EXPECT_EQ(out->summary_csv, SummaryCsv(Sample()));
+    ASSERT_FALSE(out.ok()) << n;
+    EXPECT_EQ(out.status().code(), StatusCode::kDataLoss) << n;
+    EXPECT_NE(out.status().message().find("result of task 7 (map)"),
+              std::string::npos)
+        << out.status();
   }
 }
 
