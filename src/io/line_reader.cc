@@ -7,6 +7,8 @@
 // dropped. memchr does the scanning, and each byte is scanned once.
 #include "io/line_reader.h"
 
+#include <string.h>  // memrchr
+
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -54,15 +56,81 @@ LineReader::LineReader(ReadStream* stream, size_t max_line, size_t buffer_size)
 
 LineReader::~LineReader() = default;
 
-StatusOr<bool> LineReader::Next(std::string_view* line) {
+// The view last returned may point into carry: drop it.
+void LineReader::EndCarry() {
   Impl& m = *impl_;
-  truncated_ = false;
-  if (!m.error.ok()) return m.error;
-  if (m.carrying) {  // the view last returned pointed into carry
+  if (m.carrying) {
     m.carrying = false;
     m.carry_dropped = false;
     m.carry.clear();
   }
+}
+
+StatusOr<bool> LineReader::NextLines(std::string_view* lines, uint64_t limit) {
+  Impl& m = *impl_;
+  truncated_ = false;
+  if (!m.error.ok()) return m.error;
+  EndCarry();
+  *lines = std::string_view();
+  if (m.max_line < m.buffer_size) {  // Next() truncates
+    return !(m.eof && m.begin == m.end);
+  }
+  char* const buf = m.buf.get();
+  size_t scan = m.begin;  // bytes before `scan` hold no '\n'
+  for (;;) {
+    if (m.buf_pos + m.begin >= limit) return false;
+    const void* last =
+        scan < m.end ? memrchr(buf + scan, '\n', m.end - scan) : nullptr;
+    size_t stop;  // the end of the lines returned
+    if (last != nullptr) {
+      stop = static_cast<size_t>(static_cast<const char*>(last) - buf) + 1;
+    } else if (m.eof) {
+      if (m.begin == m.end) return false;
+      stop = m.end;  // the last line, without '\n'
+    } else if (m.begin == 0 && m.end == m.buffer_size) {
+      return true;  // longer than the buffer: for Next()
+    } else {
+      // No whole line buffered: make room, then read more.
+      if (m.begin > 0) {
+        std::memmove(buf, buf + m.begin, m.end - m.begin);
+        m.buf_pos += m.begin;
+        m.end -= m.begin;
+        m.begin = 0;
+      }
+      scan = m.end;
+      StatusOr<size_t> n = m.stream->Read(buf + m.end, m.buffer_size - m.end);
+      if (!n.ok()) {
+        m.error = n.status();
+        return m.error;
+      }
+      if (*n == 0) {
+        m.eof = true;
+      } else {
+        m.end += *n;
+      }
+      continue;
+    }
+    if (m.buf_pos + stop > limit) {
+      // Only the lines that start before limit: through the '\n' of the
+      // line holding byte limit - 1.
+      const size_t in = static_cast<size_t>(limit - m.buf_pos) - 1;
+      const void* nl = std::memchr(buf + in, '\n', stop - in);
+      if (nl != nullptr) {
+        stop = static_cast<size_t>(static_cast<const char*>(nl) - buf) + 1;
+      }
+    }
+    *lines = std::string_view(buf + m.begin, stop - m.begin);
+    m.begin = stop;
+    consumed_ = m.buf_pos + m.begin;
+    return true;
+  }
+}
+
+StatusOr<bool> LineReader::Next(std::string_view* line) {
+  Impl& m = *impl_;
+  truncated_ = false;
+  if (!m.error.ok()) return m.error;
+  EndCarry();
   char* const buf = m.buf.get();
   size_t scan = m.begin;  // bytes before `scan` hold no '\n'
   for (;;) {

@@ -41,7 +41,22 @@ class LineReader {
   // Errors are sticky: later calls return the same error.
   StatusOr<bool> Next(std::string_view* line);
 
-  // 1-based number of the line last returned.
+  // The next lines at once, for callers that split them themselves: sets
+  // *lines to whole lines from the next unread one on, each with its '\n'
+  // (the stream's last line may lack it), as many as the buffer holds but
+  // only those that start before stream offset `limit`, with
+  // kLineReadSlack readable bytes after them; reads more first if no whole
+  // line is buffered. Returns false at the end (or when the next line
+  // starts at or after `limit`). Sets *lines empty (and returns true) when
+  // the next line must be taken with Next() instead: it is longer than the
+  // buffer, or max_line is below the buffer size (Next truncates lines);
+  // that Next() may then find the end.
+  // Views are valid until the next call; line_number() does not count
+  // these lines; bytes_consumed() does.
+  StatusOr<bool> NextLines(std::string_view* lines,
+                           uint64_t limit = UINT64_MAX);
+
+  // 1-based number of the line last returned by Next().
   uint64_t line_number() const { return line_number_; }
   // Whether the line last returned was cut at max_line.
   bool truncated() const { return truncated_; }
@@ -49,6 +64,8 @@ class LineReader {
   uint64_t bytes_consumed() const { return consumed_; }
 
  private:
+  void EndCarry();
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
   uint64_t line_number_ = 0;

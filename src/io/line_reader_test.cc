@@ -74,6 +74,50 @@ std::vector<Line> ReadLines(ReadStream* s, size_t max_line, size_t buffer,
   return out;
 }
 
+// As ReadLines, taking lines with NextLines where it gives them (splitting
+// them here) and with Next otherwise, choosing between the two at random.
+std::vector<Line> ReadLinesInBlocks(ReadStream* s, size_t max_line,
+                                    size_t buffer, std::mt19937_64& rng) {
+  LineReader r(s, max_line, buffer);
+  std::vector<Line> out;
+  for (;;) {
+    std::string_view lines;
+    const uint64_t before = r.bytes_consumed();
+    const bool one = rng() % 4 == 0;
+    StatusOr<bool> more = one ? r.Next(&lines) : r.NextLines(&lines);
+    if (!more.ok()) {
+      ADD_FAILURE() << more.status();
+      return out;
+    }
+    if (!*more) break;
+    if (one) {
+      out.push_back(
+          Line{std::string(lines), r.truncated(), r.bytes_consumed()});
+      continue;
+    }
+    if (lines.empty()) {  // for Next
+      EXPECT_TRUE(max_line < buffer || r.bytes_consumed() == before);
+      continue;
+    }
+    EXPECT_FALSE(r.truncated());
+    // Whole lines, each with its '\n' but for the stream's last.
+    size_t at = 0;
+    while (at < lines.size()) {
+      const size_t nl = lines.find('\n', at);
+      const size_t stop = nl == std::string_view::npos ? lines.size() : nl;
+      const size_t next = nl == std::string_view::npos ? lines.size() : nl + 1;
+      out.push_back(
+          Line{std::string(lines.substr(at, stop - at)), false, before + next});
+      at = next;
+    }
+    EXPECT_EQ(r.bytes_consumed(), before + lines.size());
+  }
+  std::string_view line;
+  StatusOr<bool> again = r.NextLines(&line);
+  EXPECT_TRUE(again.ok() && !*again);
+  return out;
+}
+
 TEST(LineReaderTest, Table) {
   const std::string kNul("a\0b\n\0\n", 6);
   const std::string kBadUtf8 = "\xff\xfe\xc3\x28\n\xe2\x82\n";
@@ -129,6 +173,53 @@ TEST(LineReaderTest, RandomInputAgainstOracle) {
     SCOPED_TRACE("iter " + std::to_string(iter));
     MemoryStream s(data, "mem", chunk, /*random_chunks=*/true, rng());
     EXPECT_EQ(ReadLines(&s, max_line, buffer), Oracle(data, max_line));
+    MemoryStream again(data, "mem", chunk, /*random_chunks=*/true, rng());
+    EXPECT_EQ(ReadLinesInBlocks(&again, max_line, buffer, rng),
+              Oracle(data, max_line));
+  }
+}
+
+TEST(LineReaderTest, NextLinesStopsBeforeTheLimit) {
+  const std::string data = "aa\nbbb\n\ncc\ndd";
+  for (uint64_t limit = 0; limit <= data.size() + 1; ++limit) {
+    // The lines that start before `limit`, with their ends.
+    std::vector<Line> want;
+    for (const Line& l : Oracle(data, kDefaultMaxLine)) {
+      const uint64_t start = want.empty() ? 0 : want.back().consumed;
+      if (start >= limit) break;
+      want.push_back(l);
+    }
+    for (size_t buffer : {size_t{3}, size_t{4}, size_t{6}, kMiB}) {
+      SCOPED_TRACE("limit " + std::to_string(limit) + " buffer " +
+                   std::to_string(buffer));
+      MemoryStream s(data, "mem", 2);
+      LineReader r(&s, kDefaultMaxLine, buffer);
+      std::vector<Line> got;
+      for (int guard = 0; guard < 100; ++guard) {
+        const uint64_t before = r.bytes_consumed();
+        std::string_view lines;
+        StatusOr<bool> more = r.NextLines(&lines, limit);
+        ASSERT_TRUE(more.ok()) << more.status();
+        if (!*more) break;
+        if (lines.empty()) {  // longer than the buffer: Next, if it is ours
+          if (before >= limit) break;
+          ASSERT_TRUE(r.Next(&lines).ok());
+          got.push_back(Line{std::string(lines), false, r.bytes_consumed()});
+          continue;
+        }
+        for (size_t at = 0; at < lines.size();) {
+          const size_t nl = lines.find('\n', at);
+          const size_t next =
+              nl == std::string_view::npos ? lines.size() : nl + 1;
+          got.push_back(Line{
+              std::string(lines.substr(
+                  at, (nl == std::string_view::npos ? lines.size() : nl) - at)),
+              false, before + next});
+          at = next;
+        }
+      }
+      EXPECT_EQ(got, want);
+    }
   }
 }
 

@@ -390,6 +390,7 @@ struct SplitLineReader::Impl {
   bool skip_first = false;
   bool done = false;
   uint64_t line_offset = 0;
+  uint64_t block_offset = 0;
   bool truncated = false;
 };
 
@@ -428,18 +429,37 @@ StatusOr<std::unique_ptr<SplitLineReader>> SplitLineReader::Open(
   return r;
 }
 
-StatusOr<bool> SplitLineReader::Next(std::string_view* line) {
+Status SplitLineReader::SkipFirst() {
   Impl& im = *impl_;
-  if (im.done) return false;
   if (im.skip_first) {
     im.skip_first = false;
     std::string_view ignored;
     ASSIGN_OR_RETURN(bool more, im.reader->Next(&ignored));
-    if (!more) {
-      im.done = true;
-      return false;
-    }
+    if (!more) im.done = true;
   }
+  return OkStatus();
+}
+
+StatusOr<bool> SplitLineReader::NextLines(std::string_view* lines) {
+  Impl& im = *impl_;
+  if (im.done) return false;
+  RETURN_IF_ERROR(SkipFirst());
+  if (im.done) return false;
+  im.block_offset = im.base + im.reader->bytes_consumed();
+  ASSIGN_OR_RETURN(
+      bool more,
+      im.reader->NextLines(lines, im.whole ? UINT64_MAX : im.end - im.base));
+  if (!more) im.done = true;
+  return more;
+}
+
+uint64_t SplitLineReader::block_offset() const { return impl_->block_offset; }
+
+StatusOr<bool> SplitLineReader::Next(std::string_view* line) {
+  Impl& im = *impl_;
+  if (im.done) return false;
+  RETURN_IF_ERROR(SkipFirst());
+  if (im.done) return false;
   const uint64_t start = im.base + im.reader->bytes_consumed();
   if (!im.whole && start >= im.end) {
     im.done = true;

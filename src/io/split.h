@@ -158,6 +158,11 @@ class SplitLineReader {
   ~SplitLineReader();
   // As LineReader::Next, but stops after the split's last owned line.
   StatusOr<bool> Next(std::string_view* line);
+  // As LineReader::NextLines (whole lines at once, each with its '\n';
+  // empty: take the next line with Next()), only the split's own lines.
+  // block_offset() is the byte offset of the first.
+  StatusOr<bool> NextLines(std::string_view* lines);
+  uint64_t block_offset() const;
   // Byte offset in the file of the start of the line last returned (plain
   // files only; for compressed files, the decoded offset).
   uint64_t line_offset() const;
@@ -165,6 +170,9 @@ class SplitLineReader {
 
  private:
   SplitLineReader();
+  // Discards the line a range starting after 0 shares with the previous
+  // split, once.
+  Status SkipFirst();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

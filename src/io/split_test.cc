@@ -465,12 +465,28 @@ std::vector<Line> OracleLines(const std::string& content, size_t max_line) {
 }
 
 // Appends the split's lines to `out`.
-void ReadSplit(const FileSplit& split, size_t max_line,
-               std::vector<Line>* out) {
+// Reads the split's lines with Next, or (blocks) with NextLines and Next
+// where NextLines leaves a line to it.
+void ReadSplit(const FileSplit& split, size_t max_line, std::vector<Line>* out,
+               bool blocks = false) {
   auto r = SplitLineReader::Open(split, max_line);
   ASSERT_TRUE(r.ok()) << r.status();
   std::string_view line;
   for (;;) {
+    if (blocks) {
+      std::string_view lines;
+      auto more = (*r)->NextLines(&lines);
+      ASSERT_TRUE(more.ok()) << more.status();
+      if (!*more) break;
+      const uint64_t at = (*r)->block_offset();
+      for (size_t i = 0; i < lines.size();) {
+        size_t nl = lines.find('\n', i);
+        if (nl == std::string_view::npos) nl = lines.size();
+        out->push_back({std::string(lines.substr(i, nl - i)), at + i});
+        i = nl + 1;
+      }
+      if (!lines.empty()) continue;
+    }
     auto more = (*r)->Next(&line);
     ASSERT_TRUE(more.ok()) << more.status();
     if (!*more) break;
@@ -624,18 +640,21 @@ void CheckSplits(const std::string& path, const std::string& content,
     }
     ASSERT_EQ(next, size);
   }
-  std::vector<Line> got;
-  for (const FileSplit& s : *plan) {
-    // Through the payload, as a worker receives it.
-    auto parsed = FileSplit::Parse(s.ToPayload());
-    ASSERT_TRUE(parsed.ok()) << parsed.status();
-    ReadSplit(*parsed, max_line, &got);
-    if (::testing::Test::HasFatalFailure()) return;
-  }
   const std::vector<Line> want = OracleLines(content, max_line);
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) {
-    ASSERT_EQ(got[i], want[i]) << "line " << i;
+  for (const bool blocks : {false, true}) {
+    SCOPED_TRACE(blocks ? "NextLines" : "Next");
+    std::vector<Line> got;
+    for (const FileSplit& s : *plan) {
+      // Through the payload, as a worker receives it.
+      auto parsed = FileSplit::Parse(s.ToPayload());
+      ASSERT_TRUE(parsed.ok()) << parsed.status();
+      ReadSplit(*parsed, max_line, &got, blocks);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      ASSERT_EQ(got[i], want[i]) << "line " << i;
+    }
   }
 }
 

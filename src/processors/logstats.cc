@@ -672,6 +672,17 @@ void HourStats::AddLineWithSlack(std::string_view line) {
   }
 }
 
+void HourStats::AddLines(std::string_view lines) {
+  const char* p = lines.data();
+  const char* const end = p + lines.size();
+  while (p < end) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', end - p));
+    if (nl == nullptr) nl = end;
+    AddLineWithSlack(std::string_view(p, nl - p));
+    p = nl + 1;
+  }
+}
+
 void HourStats::Add(const ParsedLine& line) {
   Count(line.remote_addr, line.url, line.status, line.body_bytes,
         line.remote_addr.data() + line.remote_addr.size());
@@ -1542,19 +1553,21 @@ Status LogStatsProcessor::Process(TaskContext& ctx) {
   ASSIGN_OR_RETURN(LogKey key, PathKey(split.path));
   ASSIGN_OR_RETURN(auto reader, SplitLineReader::Open(split));
   HourStats stats;
-  std::string_view line;
-  for (uint64_t n = 1;; ++n) {
-    StatusOr<bool> more = reader->Next(&line);
-    if (!more.ok()) return more.status();
-    if (!*more) break;
-    if ((n & 0xffff) == 0 && ctx.cancelled()) {
-      return CancelledError("logstats: cancelled");
+  std::string_view lines;
+  for (;;) {
+    // Whole buffers of lines at once; a line the reader leaves to Next()
+    // (longer than its buffer) alone.
+    ASSIGN_OR_RETURN(bool more, reader->NextLines(&lines));
+    if (more && lines.empty()) {
+      ASSIGN_OR_RETURN(more, reader->Next(&lines));
+      if (more && reader->truncated()) {
+        stats.AddMalformed();
+        continue;
+      }
     }
-    if (reader->truncated()) {
-      stats.AddMalformed();
-    } else {
-      stats.AddLineWithSlack(line);  // the reader leaves kLineReadSlack
-    }
+    if (!more) break;
+    if (ctx.cancelled()) return CancelledError("logstats: cancelled");
+    stats.AddLines(lines);  // the reader leaves kLineReadSlack after them
   }
   Merged result;
   result.emplace(std::move(key), std::move(stats));

@@ -152,6 +152,9 @@ class HourStats {
   // does not matter: most lines are then parsed by the vector fast path
   // (logstats_fastparse.h). Counts exactly what AddLine counts.
   void AddLineWithSlack(std::string_view line);
+  // AddLineWithSlack for each line of `lines` ('\n'-separated; a final '\n'
+  // ends the last line rather than starting an empty one).
+  void AddLines(std::string_view lines);
   // Counts one parsed line.
   void Add(const ParsedLine& line);
   void AddMalformed(int64_t n = 1) { malformed_ += n; }
