@@ -12,12 +12,21 @@
 //   Serialize    AddLine + SerializeResult of the file's aggregate
 //   Merge        MergeResult of that serialized aggregate into an empty
 //                Merged (the reduce's work per map result)
+//   Ipv6         the first field of each line whose first field holds a
+//                ':', parsed by inet_pton(AF_INET6) after the copy to a C
+//                string that logstats.cc makes (impl:0), or by
+//                logstats_internal::ParseIpv6 (impl:1); each where it lies
+//                in the file (packed:0: each on its own log line, mostly
+//                out of cache) or copied back to back (packed:1: in cache,
+//                as a map task has them after its line parse). Counter
+//                per_address: the time per address.
 //
 //   logstats_bench FILE [--benchmark_repetitions=3]
 //
 // FILE is a plain nginx log, e.g. one made by `taskgrid demo
 // --generate-only --codecs plain` (bench/logstats_e2e.sh keeps them under
 // /tmp/taskgrid-logstats-bench/plain/logs/).
+#include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -26,6 +35,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "processors/logstats.h"
 #include "processors/logstats_fastparse.h"
@@ -150,12 +160,86 @@ void BM_Merge(benchmark::State& state) {
   SetBytes(state);
 }
 
+void BM_Ipv6(benchmark::State& state) {
+  std::vector<std::string_view> addrs;
+  ForEachLine(*g_text, [&](std::string_view line) {
+    const std::string_view addr = line.substr(0, line.find(' '));
+    if (addr.find(':') != std::string_view::npos) addrs.push_back(addr);
+  });
+  std::string packed;
+  if (state.range(1) != 0) {
+    for (const std::string_view a : addrs) packed += a;
+    size_t at = 0;
+    for (std::string_view& a : addrs) {
+      a = std::string_view(packed.data() + at, a.size());
+      at += a.size();
+    }
+  }
+  // What logstats.cc's own ParseIpv6 does.
+  const auto inet_pton6 = [](std::string_view s, uint64_t* hi, uint64_t* lo) {
+    char buf[64];
+    if (s.size() < 2 || s.size() >= sizeof(buf) ||
+        s.find(':') == std::string_view::npos) {
+      return false;
+    }
+    std::memcpy(buf, s.data(), s.size());
+    buf[s.size()] = '\0';
+    unsigned char bin[16];
+    if (inet_pton(AF_INET6, buf, bin) != 1) return false;
+    *hi = *lo = 0;
+    for (int i = 0; i < 8; ++i) *hi = (*hi << 8) | bin[i];
+    for (int i = 8; i < 16; ++i) *lo = (*lo << 8) | bin[i];
+    return true;
+  };
+  const auto fast = [](std::string_view s, uint64_t* hi, uint64_t* lo) {
+    return taskgrid::logstats_internal::ParseIpv6(s, hi, lo);
+  };
+  // Both must read the file alike, or the comparison means nothing.
+  size_t valid = 0;
+  for (const std::string_view a : addrs) {
+    uint64_t h1 = 0, l1 = 0, h2 = 0, l2 = 0;
+    const bool ok = inet_pton6(a, &h1, &l1);
+    if (ok != fast(a, &h2, &l2) || h1 != h2 || l1 != l2) {
+      state.SkipWithError("ParseIpv6 and inet_pton disagree");
+      return;
+    }
+    valid += ok ? 1 : 0;
+  }
+  const auto run = [&](const auto& parse) {
+    for (auto _ : state) {
+      uint64_t sum = 0;
+      for (const std::string_view a : addrs) {
+        uint64_t hi = 0, lo = 0;
+        if (parse(a, &hi, &lo)) sum += hi ^ lo;
+      }
+      benchmark::DoNotOptimize(sum);
+    }
+  };
+  if (state.range(0) == 0) {
+    state.SetLabel("inet_pton");
+    run(inet_pton6);
+  } else {
+    state.SetLabel("ParseIpv6");
+    run(fast);
+  }
+  state.counters["addresses"] = static_cast<double>(addrs.size());
+  state.counters["valid"] = static_cast<double>(valid);
+  state.counters["per_address"] =
+      benchmark::Counter(static_cast<double>(addrs.size()),
+                         benchmark::Counter::kIsIterationInvariantRate |
+                             benchmark::Counter::kInvert);
+}
+
 BENCHMARK(BM_SplitLines)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Parse)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FastParse)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_AddLine)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Serialize)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Merge)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Ipv6)
+    ->ArgNames({"impl", "packed"})
+    ->ArgsProduct({{0, 1}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -1,6 +1,5 @@
 #include "processors/logstats.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <lz4.h>
@@ -338,22 +337,6 @@ class StringCounter {
   // Records: a count word, then the key bytes padded to whole words.
   std::vector<uint64_t> arena_;
 };
-
-bool ParseIpv6(std::string_view s, Ip6* out) {
-  char buf[64];
-  if (s.size() < 2 || s.size() >= sizeof(buf) ||
-      s.find(':') == std::string_view::npos) {
-    return false;
-  }
-  std::memcpy(buf, s.data(), s.size());
-  buf[s.size()] = '\0';
-  unsigned char bin[16];
-  if (inet_pton(AF_INET6, buf, bin) != 1) return false;
-  out->hi = out->lo = 0;
-  for (int i = 0; i < 8; ++i) out->hi = (out->hi << 8) | bin[i];
-  for (int i = 8; i < 16; ++i) out->lo = (out->lo << 8) | bin[i];
-  return true;
-}
 
 inline void SaturatingAdd(int64_t* sum, int64_t v) {
   if (__builtin_add_overflow(*sum, v, sum)) {
@@ -707,7 +690,7 @@ void HourStats::Count(std::string_view addr, std::string_view url, int status,
           ? logstats_internal::ParseIpv4Wide(addr.data(), addr.size(), &v4)
           : logstats_internal::ParseIpv4(addr, &v4)) {
     t_->ipv4.Insert(v4);
-  } else if (ParseIpv6(addr, &v6)) {
+  } else if (logstats_internal::ParseIpv6(addr, &v6.hi, &v6.lo)) {
     t_->ipv6.Insert(v6);
   } else {
     t_->other_addrs.Add(addr, 1);

@@ -57,6 +57,27 @@ bool FastParseLine(std::string_view line, FastFields* out);
 // BMI2, POPCNT); otherwise it always returns false.
 bool FastParseAvailable();
 
+// The IPv6 literal in s as two big-endian halves (bytes 0..7 in *hi, 8..15 in
+// *lo): accepts exactly what glibc's inet_pton(AF_INET6, ...) accepts, with
+// the same value. No allocation, no copy.
+//
+// glibc's rules (2.36; the tests check them against its inet_pton):
+// - groups of 1-4 hex digits, either case; leading zeros are fine ("0001"),
+//   a fifth digit is not;
+// - at most one "::", which stands for one or more zero groups
+//   ("1:2:3:4:5:6:7::" is accepted, "::1:2:3:4:5:6:7:8" is not); "::"
+//   alone is the zero address;
+// - a single leading or trailing ':' is rejected ("::1" yes, ":1" no,
+//   "1:" no);
+// - a dotted IPv4 tail only as the last 32 bits, after at most 6 groups
+//   ("::1.2.3.4", "1:2:3:4:5:6:1.2.3.4", "1::1.2.3.4"); its octets are
+//   1-3 decimal digits, at most 255, and without a leading zero ("0" is fine,
+//   "01" is not);
+// - nothing else: no zone ids ("fe80::1%eth0"), brackets, spaces or signs.
+// A NUL byte anywhere rejects s (inet_pton would stop at it).
+// On false, *hi and *lo are unchanged. Thread-safe.
+bool ParseIpv6(std::string_view s, uint64_t* hi, uint64_t* lo);
+
 }  // namespace taskgrid::logstats_internal
 
 #endif  // TASKGRID_PROCESSORS_LOGSTATS_FASTPARSE_H_

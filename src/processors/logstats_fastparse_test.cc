@@ -1,9 +1,11 @@
 #include "processors/logstats_fastparse.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <iterator>
@@ -514,6 +516,437 @@ TEST(FastParse, AgreesWithTheScalarParserOnMutatedLines) {
   EXPECT_GT(accepted, scalar_accepted * 3 / 4);
   std::printf("mutated lines: %d, scalar accepts %d, fast path accepts %d\n",
               kCases, scalar_accepted, accepted);
+}
+
+// --- ParseIpv6 against glibc's inet_pton(AF_INET6) ---
+
+struct Ip6Result {
+  bool ok = false;
+  uint64_t hi = 0;
+  uint64_t lo = 0;
+};
+
+// inet_pton(AF_INET6) on s. A NUL byte in s rejects it: inet_pton would
+// read only the C string before it, and ParseIpv6 must not accept that.
+Ip6Result InetPton6(std::string_view s) {
+  Ip6Result r;
+  if (s.find('\0') != std::string_view::npos) return r;
+  const std::string z(s);
+  unsigned char b[16];
+  if (inet_pton(AF_INET6, z.c_str(), b) != 1) return r;
+  r.ok = true;
+  for (int i = 0; i < 8; ++i) r.hi = r.hi << 8 | b[i];
+  for (int i = 8; i < 16; ++i) r.lo = r.lo << 8 | b[i];
+  return r;
+}
+
+// Adds a failure naming s when ParseIpv6 and inet_pton disagree on it (or
+// ParseIpv6 wrote its outputs while rejecting s). Returns whether
+// ParseIpv6 accepted s.
+bool CheckIpv6(std::string_view s) {
+  const Ip6Result want = InetPton6(s);
+  constexpr uint64_t kUntouched = 0x5a5a5a5a5a5a5a5a;
+  uint64_t hi = kUntouched;
+  uint64_t lo = kUntouched;
+  const bool ok = ParseIpv6(s, &hi, &lo);
+  if (ok != want.ok) {
+    ADD_FAILURE() << "\"" << Escaped(s) << "\": ParseIpv6 "
+                  << (ok ? "accepts" : "rejects") << ", inet_pton "
+                  << (want.ok ? "accepts" : "rejects");
+  } else if (ok && (hi != want.hi || lo != want.lo)) {
+    ADD_FAILURE() << "\"" << Escaped(s) << "\": ParseIpv6 gives "
+                  << fmt::format("{:016x} {:016x}", hi, lo) << ", inet_pton "
+                  << fmt::format("{:016x} {:016x}", want.hi, want.lo);
+  } else if (!ok && (hi != kUntouched || lo != kUntouched)) {
+    ADD_FAILURE() << "\"" << Escaped(s) << "\": rejected but written";
+  }
+  return ok;
+}
+
+using std::string_view_literals::operator""sv;
+
+// Whether glibc accepts each: these document its rules (the differential
+// check alone would pass on a libc with other rules).
+struct Ipv6Case {
+  std::string_view text;
+  bool valid;
+};
+constexpr Ipv6Case kIpv6Cases[] = {
+    // The zero address and "::" in every place.
+    {"::", true},
+    {"::0", true},
+    {"::1", true},
+    {"1::", true},
+    {"1::1", true},
+    {"fe80::1", true},
+    {"2001:db8::8a2e:370:7334", true},
+    {"1:2:3:4:5:6:7:8", true},
+    {"0:0:0:0:0:0:0:0", true},
+    {"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", true},
+    {"1:2:3:4:5:6:7::", true},  // "::" for a single zero group
+    {"::2:3:4:5:6:7:8", true},
+    {"1::3:4:5:6:7:8", true},
+    {"1:2:3:4:5:6::8", true},
+    {"1:2:3::6:7:8", true},
+    {"1:2:3:4:5:6:7:8::", false},  // "::" for no group
+    {"::1:2:3:4:5:6:7:8", false},
+    {"1:2:3:4::5:6:7:8", false},
+    {"1:2:3:4:5:6:7", false},  // 7 groups, no "::"
+    {"1:2:3:4:5:6:7:8:9", false},
+    {"1::2::3", false},
+    {"::1::", false},
+    {":::", false},
+    {"::::", false},
+    {"1:::2", false},
+    {"1:2:::3", false},
+    // A single ':' at either end.
+    {":", false},
+    {":1", false},
+    {":1::", false},
+    {":1:2:3:4:5:6:7:8", false},
+    {"1:", false},
+    {"::1:", false},
+    {"1:2:3:4:5:6:7:8:", false},
+    // Digits and case.
+    {"ABCD:EF01:2345:6789:abcd:ef01:2345:6789", true},
+    {"2001:Db8::aBcD", true},
+    {"0001:0002:0003:0004:0005:0006:0007:0008", true},
+    {"::0001", true},
+    {"0000::0000", true},
+    {"00000::", false},  // 5 digits, even if zeros
+    {"::00001", false},
+    {"12345::", false},
+    {"1:2:3:4:5:6:7:12345", false},
+    {"g::", false},
+    {"::G", false},
+    {"0x1::", false},
+    {"-1::", false},
+    {"+1::", false},
+    // No zone ids, brackets, prefixes or spaces.
+    {"fe80::1%eth0", false},
+    {"fe80::1%1", false},
+    {"[::1]", false},
+    {"::1/128", false},
+    {"::1 ", false},
+    {" ::1", false},
+    {"::1\t", false},
+    {"::1\n", false},
+    // IPv4 tails.
+    {"::ffff:1.2.3.4", true},
+    {"::1.2.3.4", true},
+    {"::0.0.0.0", true},
+    {"::255.255.255.255", true},
+    {"::ffff:192.168.0.1", true},
+    {"1:2:3:4:5:6:1.2.3.4", true},
+    {"1::1.2.3.4", true},
+    {"1:2:3:4:5::1.2.3.4", true},
+    {"::1:2.3.4.5", true},
+    {"::1.2.3.0", true},
+    {"::10.0.100.1", true},
+    {"1:2:3:4:5:6:7:1.2.3.4", false},  // past the last 32 bits
+    {"1:2:3:4:5:6::1.2.3.4", false},   // "::" for no group
+    {"1.2.3.4", false},                // no colon
+    {"1.2.3.4::", false},
+    {"::1.2.3.4::", false},
+    {"::1.2.3.4:1", false},
+    {"1:1.2.3.4::", false},
+    {"::01.2.3.4", false},  // leading zeros
+    {"::1.2.3.04", false},
+    {"::1.02.3.4", false},
+    {"::ffff:001.2.3.4", false},
+    {"::00.0.0.0", false},
+    {"::1.2.3.256", false},
+    {"::256.1.1.1", false},
+    {"::1000.1.1.1", false},
+    {"::1.2.3", false},
+    {"::1.2.3.4.5", false},
+    {"::1.2.3.4.", false},
+    {"::.1.2.3", false},
+    {"::1..2.3", false},
+    {"::1.2.3.a", false},
+    {"::1a.2.3.4", false},
+    {"::a.2.3.4", false},
+    {"::1.2.3.-4", false},
+    {"::1.2.3.4/24", false},
+    {"1:.1.2.3", false},
+    // 45 bytes, the longest valid; one more leading zero is too many.
+    {"0000:0000:0000:0000:0000:ffff:255.255.255.255", true},
+    {"0000:0000:0000:0000:0000:00ffff:255.255.255.255", false},
+    {"0000:0000:0000:0000:0000:0000:0000:0000", true},
+    {"0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000", false},
+    // NUL bytes: inet_pton would stop at them, so would accept "::1".
+    {"::1\0"sv, false},
+    {"::1\0:2"sv, false},
+    {"\0::1"sv, false},
+    {"::\0"sv, false},
+    {"1::\0\0"sv, false},
+    // Bytes outside ASCII.
+    {"1::\x80", false},
+    {"\xff::", false},
+    {"::1\xc3\xa9", false},
+    {"\xef\xbc\x91::", false},  // a fullwidth digit
+    // Empty.
+    {""sv, false},
+};
+
+TEST(ParseIpv6, HandWrittenCasesAsGlibcDecidesThem) {
+  for (const Ipv6Case& c : kIpv6Cases) {
+    EXPECT_EQ(InetPton6(c.text).ok, c.valid) << "\"" << Escaped(c.text) << "\"";
+    EXPECT_EQ(CheckIpv6(c.text), c.valid);
+  }
+  // What inet_pton accepts before the NUL (the reason ParseIpv6 must look
+  // at every byte of the view).
+  EXPECT_TRUE(InetPton6("::1").ok);
+  // Long runs.
+  std::string groups;
+  for (int i = 0; i < 40; ++i) groups += "1:";
+  CheckIpv6(groups);
+  CheckIpv6(groups + "1");
+  CheckIpv6(std::string(64, '0'));
+  CheckIpv6(std::string(1000, ':'));
+  CheckIpv6("::" + std::string(1000, '0'));
+}
+
+TEST(ParseIpv6, ValuesAreBigEndianHalves) {
+  struct Want {
+    std::string_view text;
+    uint64_t hi;
+    uint64_t lo;
+  };
+  static constexpr Want kWant[] = {
+      {"::", 0, 0},
+      {"1::", 0x0001'0000'0000'0000, 0},
+      {"::1", 0, 1},
+      {"1:2:3:4:5:6:7:8", 0x0001'0002'0003'0004, 0x0005'0006'0007'0008},
+      {"1:2:3:4:5:6:7::", 0x0001'0002'0003'0004, 0x0005'0006'0007'0000},
+      {"::2:3:4:5:6:7:8", 0x0000'0002'0003'0004, 0x0005'0006'0007'0008},
+      {"fe80::1:2", 0xfe80'0000'0000'0000, 0x0000'0000'0001'0002},
+      {"::ffff:1.2.3.4", 0, 0x0000'ffff'0102'0304},
+      {"1::255.254.0.10", 0x0001'0000'0000'0000, 0x0000'0000'fffe'000a},
+      {"ABCD:ef01::", 0xabcd'ef01'0000'0000, 0},
+  };
+  for (const Want& w : kWant) {
+    uint64_t hi = 0;
+    uint64_t lo = 0;
+    ASSERT_TRUE(ParseIpv6(w.text, &hi, &lo)) << w.text;
+    EXPECT_EQ(hi, w.hi) << w.text;
+    EXPECT_EQ(lo, w.lo) << w.text;
+    CheckIpv6(w.text);
+  }
+}
+
+// Every number of groups before an IPv4 tail, with "::" at every place
+// among them or none, and the tail followed by more.
+TEST(ParseIpv6, Ipv4TailsInEveryPosition) {
+  int accepted = 0;
+  for (int groups = 0; groups <= 8; ++groups) {
+    for (int gap = -1; gap <= groups; ++gap) {
+      std::string s;
+      for (int i = 0; i < groups; ++i) {
+        if (i == gap)
+          s += "::";
+        else if (i > 0)
+          s += ':';
+        s += fmt::format("{:x}", i + 1);
+      }
+      if (gap == groups) s += "::";
+      for (std::string_view v4 : {"1.2.3.4", "0.0.0.0", "01.2.3.4", "1.2.3"}) {
+        const std::string sep = s.empty() || s.back() == ':' ? "" : ":";
+        accepted += CheckIpv6(s + sep + std::string(v4)) ? 1 : 0;
+        CheckIpv6(s + sep + std::string(v4) + ":1");
+        CheckIpv6(s + sep + std::string(v4) + "::");
+        CheckIpv6(std::string(v4) + ":" + s);
+        CheckIpv6(std::string(v4) + "::" + s);
+      }
+    }
+  }
+  EXPECT_GT(accepted, 20);
+}
+
+// Random addresses, written as people and programs write them, each with
+// its value checked, and each also with one random edit.
+class Ipv6Generator {
+ public:
+  explicit Ipv6Generator(uint64_t seed) : rng_(seed) {}
+
+  uint64_t Below(uint64_t n) { return rng_() % n; }
+
+  // A random address in *hi, *lo and one way of writing it.
+  std::string Valid(uint64_t* hi, uint64_t* lo) {
+    std::array<unsigned, 8> g;
+    for (unsigned& x : g) {
+      switch (Below(5)) {
+        case 0:
+        case 1:
+          x = 0;
+          break;
+        case 2:
+          x = static_cast<unsigned>(Below(0x100));
+          break;
+        default:
+          x = static_cast<unsigned>(Below(0x10000));
+          break;
+      }
+    }
+    *hi = *lo = 0;
+    for (int i = 0; i < 4; ++i) *hi = *hi << 16 | g[i];
+    for (int i = 4; i < 8; ++i) *lo = *lo << 16 | g[i];
+    const bool v4 = Below(4) == 0;
+    const int hex_groups = v4 ? 6 : 8;
+    const bool pad = Below(3) == 0;
+    std::vector<std::string> parts;
+    for (int i = 0; i < hex_groups; ++i) {
+      std::string h = fmt::format("{:x}", g[i]);
+      if (pad)
+        h.insert(0, std::max<size_t>(h.size(), 1 + Below(4)) - h.size(), '0');
+      for (char& c : h) {
+        if (c >= 'a' && Below(3) == 0) c = static_cast<char>(c - 'a' + 'A');
+      }
+      parts.push_back(std::move(h));
+    }
+    // A run of zero groups for "::" (any run, not only the longest).
+    int from = -1;
+    int to = -1;
+    if (Below(4) != 0) {
+      const int start = static_cast<int>(Below(hex_groups));
+      for (int i = start; i < hex_groups; ++i) {
+        if (g[i] == 0) {
+          from = i;
+          to = i + 1;
+          const int max_to = i + 1 + static_cast<int>(Below(hex_groups - i));
+          while (to < max_to && g[to] == 0) ++to;
+          break;
+        }
+      }
+    }
+    if (v4) {
+      parts.push_back(fmt::format("{}.{}.{}.{}", g[6] >> 8, g[6] & 0xff,
+                                  g[7] >> 8, g[7] & 0xff));
+    }
+    const auto join = [&](int a, int b) {
+      std::string s;
+      for (int i = a; i < b; ++i) {
+        if (i > a) s += ':';
+        s += parts[i];
+      }
+      return s;
+    };
+    const int n = static_cast<int>(parts.size());
+    if (from < 0) return join(0, n);
+    return join(0, from) + "::" + join(to, n);
+  }
+
+  // s with one byte inserted, deleted, replaced or doubled.
+  std::string Mutated(std::string s) {
+    const size_t pos = static_cast<size_t>(Below(s.size() + 1));
+    switch (Below(4)) {
+      case 0:
+        s.insert(pos, 1, Byte());
+        break;
+      case 1:
+        if (pos < s.size()) s.erase(pos, 1);
+        break;
+      case 2:
+        if (pos < s.size()) s[pos] = Byte();
+        break;
+      default:
+        if (pos < s.size()) s.insert(pos, 1, s[pos]);
+        break;
+    }
+    return s;
+  }
+
+  // A random string of the bytes of addresses, mostly.
+  std::string Soup(size_t len) {
+    std::string s;
+    for (size_t i = 0; i < len; ++i) s += Byte();
+    return s;
+  }
+
+  // Groups, colons and a dotted tail in random numbers and sizes, near
+  // the limits: many valid, many one step off.
+  std::string NearValid() {
+    const int groups = static_cast<int>(Below(10));
+    const int gap = static_cast<int>(Below(groups + 2)) - 1;
+    std::string s;
+    for (int i = 0; i < groups; ++i) {
+      if (i == gap)
+        s += "::";
+      else if (i > 0)
+        s += ':';
+      const int digits = Below(20) == 0 ? 5 : 1 + static_cast<int>(Below(4));
+      for (int d = 0; d < digits; ++d) s += kHex[Below(sizeof(kHex) - 1)];
+    }
+    if (gap == groups) s += "::";
+    if (Below(3) == 0) {
+      if (!s.empty() && s.back() != ':') s += ':';
+      const int octets =
+          Below(10) == 0 ? 3 + 2 * static_cast<int>(Below(2)) : 4;
+      for (int o = 0; o < octets; ++o) {
+        if (o > 0) s += '.';
+        const unsigned v = static_cast<unsigned>(Below(300));
+        s += Below(15) == 0 ? fmt::format("0{}", v) : fmt::format("{}", v);
+      }
+    }
+    return s;
+  }
+
+ private:
+  static constexpr char kHex[] = "0123456789abcdefABCDEF";
+
+  char Byte() {
+    static constexpr char kAlphabet[] =
+        "0123456789abcdefABCDEF0123456789abcdef::::::::::::......"
+        "00gG% []/\0\x80\xff";
+    return kAlphabet[Below(sizeof(kAlphabet) - 1)];
+  }
+
+  std::mt19937_64 rng_;
+};
+
+TEST(ParseIpv6, AgreesWithInetPtonOnRandomStrings) {
+  Ipv6Generator gen(20240315);
+  constexpr int kSoup = 200000;
+  constexpr int kNearValid = 150000;
+  int soup_accepted = 0;
+  int near_accepted = 0;
+  for (int i = 0; i < kSoup && !::testing::Test::HasFailure(); ++i) {
+    soup_accepted += CheckIpv6(gen.Soup(gen.Below(46))) ? 1 : 0;
+  }
+  for (int i = 0; i < kNearValid && !::testing::Test::HasFailure(); ++i) {
+    const std::string s = gen.NearValid();
+    near_accepted += CheckIpv6(s) ? 1 : 0;
+    CheckIpv6(gen.Mutated(s));
+  }
+  // Enough of each kind for the check to mean something.
+  EXPECT_GT(soup_accepted, 100);
+  EXPECT_GT(near_accepted, kNearValid / 10);
+  EXPECT_LT(near_accepted, kNearValid * 9 / 10);
+  std::printf("random strings: %d soup (%d valid), %d near-valid (%d valid)\n",
+              kSoup, soup_accepted, kNearValid, near_accepted);
+}
+
+TEST(ParseIpv6, AgreesWithInetPtonOnWrittenAndEditedAddresses) {
+  Ipv6Generator gen(7);
+  constexpr int kAddresses = 100000;
+  int edited_accepted = 0;
+  for (int i = 0; i < kAddresses && !::testing::Test::HasFailure(); ++i) {
+    uint64_t want_hi;
+    uint64_t want_lo;
+    const std::string s = gen.Valid(&want_hi, &want_lo);
+    uint64_t hi = 0;
+    uint64_t lo = 0;
+    ASSERT_TRUE(ParseIpv6(s, &hi, &lo)) << s;
+    ASSERT_EQ(hi, want_hi) << s;
+    ASSERT_EQ(lo, want_lo) << s;
+    ASSERT_TRUE(CheckIpv6(s));
+    for (int e = 0; e < 2; ++e) {
+      edited_accepted += CheckIpv6(gen.Mutated(s)) ? 1 : 0;
+    }
+  }
+  // Most edits of a valid address leave it valid (a digit for a digit).
+  EXPECT_GT(edited_accepted, kAddresses / 10);
+  EXPECT_LT(edited_accepted, kAddresses * 2 * 9 / 10);
 }
 
 }  // namespace
