@@ -632,6 +632,10 @@ HourStats& HourStats::operator=(HourStats&&) noexcept = default;
 void HourStats::AddLine(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line.empty()) return;
+  AddRecord(line);
+}
+
+void HourStats::AddRecord(std::string_view line) {
   ParsedLine parsed;
   if (ParseFields(line, &parsed, /*user_agent=*/false)) {
     Count(parsed.remote_addr, parsed.url, parsed.status, parsed.body_bytes,
@@ -651,7 +655,7 @@ void HourStats::AddLineWithSlack(std::string_view line) {
     Count(f.remote_addr, f.url, f.status, f.body_bytes,
           line.data() + line.size() + kLineReadSlack);
   } else {
-    AddLine(line);
+    AddRecord(line);  // not AddLine: one '\r' only is stripped
   }
 }
 

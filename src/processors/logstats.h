@@ -153,7 +153,8 @@ class HourStats {
   // (logstats_fastparse.h). Counts exactly what AddLine counts.
   void AddLineWithSlack(std::string_view line);
   // AddLineWithSlack for each line of `lines` ('\n'-separated; a final '\n'
-  // ends the last line rather than starting an empty one).
+  // ends the last line rather than starting an empty one), which must be
+  // followed by 64 readable bytes (kLineReadSlack; NextLines leaves them).
   void AddLines(std::string_view lines);
   // Counts one parsed line.
   void Add(const ParsedLine& line);
@@ -177,6 +178,9 @@ class HourStats {
   friend class ResultCodec;
   struct Tables;
 
+  // AddLine once the '\r' is stripped and an empty line ignored: parses
+  // (scalar) and counts, or counts as malformed.
+  void AddRecord(std::string_view line);
   // Counts a parsed line's fields, where the bytes up to readable_end (at
   // or after the address's end) may be read: lets the address parser load
   // 16 bytes at once.

@@ -424,6 +424,49 @@ TEST(HourStats, CountsExactlyWhatTheParserDecidesOnMutatedLines) {
 
 // The 16-bytes-at-once IPv4 parser agrees with the byte loop, value
 // included, on dotted quads of every shape and on noise around them.
+// AddLines (the fast path finding each line's end itself) counts what
+// AddLine counts line by line, on blocks of realistic, mutated, empty,
+// '\r'-ended and long lines, followed by slack that would change the
+// answer if it were taken in.
+TEST(HourStats, AddLinesCountsAsAddLineDoesPerLine) {
+  Rng rng{17};
+  const std::string alphabet = "\"\\[] -0123456789aZ/\r\n";
+  for (int round = 0; round < 300; ++round) {
+    std::string block;
+    HourStats want;
+    const int n = static_cast<int>(rng.Below(40));
+    for (int i = 0; i < n; ++i) {
+      std::string line =
+          i % 7 == 3 ? ""
+                     : Line(fmt::format("10.0.{}.{}", i, rng.Below(256)),
+                            fmt::format("/u{}", rng.Below(50)), 200, "5");
+      if (rng.Below(5) == 0)
+        line += " \"" + std::string(rng.Below(900), 'x') + "\"";
+      if (rng.Below(3) == 0) EditOnce(rng, alphabet, &line);
+      if (rng.Below(6) == 0) line += "\r";
+      block += line;
+      if (i + 1 < n || rng.Below(2) == 0) block += '\n';
+    }
+    // The lines as AddLine sees them: split at every '\n'.
+    size_t at = 0;
+    while (at < block.size()) {
+      size_t nl = block.find('\n', at);
+      if (nl == std::string::npos) nl = block.size();
+      want.AddLine(std::string_view(block).substr(at, nl - at));
+      at = nl + 1;
+    }
+    const std::string padded =
+        block + std::string(32, '\n') + std::string(32, '"');
+    HourStats got;
+    got.AddLines(std::string_view(padded.data(), block.size()));
+    Merged a, b;
+    a.emplace(LogKey{"d", "2024010100"}, std::move(want));
+    b.emplace(LogKey{"d", "2024010100"}, std::move(got));
+    ASSERT_EQ(SummaryCsv(b), SummaryCsv(a)) << round;
+    ASSERT_EQ(SerializeResult(b), SerializeResult(a)) << round;
+  }
+}
+
 TEST(Ipv4, WideParserAgreesWithTheByteLoop) {
   Rng rng{9};
   const std::string alphabet = "0123456789.0123456789..x: -";
