@@ -1091,6 +1091,9 @@ struct GroupRow {
   int64_t unique_ips = 0;
   int64_t malformed = 0;
   std::vector<std::pair<std::string_view, int64_t>> top;  // ranked
+  // ResultReducer: the top rows already rendered (`top` points into
+  // buffers that are reused).
+  std::string top_rows;
 };
 
 constexpr std::string_view kSummaryHeader =
@@ -1315,26 +1318,44 @@ int MergeRuns(std::vector<Cursor>& runs, F&& f) {
 }  // namespace
 
 struct ResultReducer::Impl {
+  // A group's sections, as offsets into its result's version-1 bytes: the
+  // bytes are expanded again, into a buffer a merging thread reuses, when
+  // the group is merged (holding every result expanded would fault in
+  // fresh memory for all of them, which costs more than decompressing
+  // twice).
+  struct Sections {
+    size_t ipv4 = 0, ipv4_size = 0;
+    size_t ipv6 = 0, ipv6_size = 0;
+    size_t other = 0;
+    uint64_t n_other = 0;
+    size_t urls = 0;
+    uint64_t n_urls = 0;
+  };
   struct Source {
     int64_t task_id;
     std::string stage;
-    std::string raw;    // as added (maybe compressed); freed once expanded
-    std::string bytes;  // version 1, which the runs point into
-    std::vector<ResultGroup> groups;
-    Status status;  // of expanding and scanning it
+    std::string raw;  // as added (maybe compressed)
+    Status status;    // of expanding and scanning it
+    struct Group {
+      LogKey key;
+      int64_t counts[7];
+      Sections sections;
+    };
+    std::vector<Group> groups;
   };
   struct Run {
     const Source* source;
-    ResultGroup group;
+    Sections sections;
   };
   struct Group {
     int64_t counts[7] = {0, 0, 0, 0, 0, 0, 0};
     std::vector<Run> runs;
   };
 
-  // A group's figures: the merge of its runs.
+  // A group's figures: the merge of its runs, each expanded into one of
+  // *buffers (grown as needed, reused by the caller).
   Status Reduce(const LogKey& key, const Group& g, size_t top,
-                GroupRow* row) const;
+                std::vector<std::string>* buffers, GroupRow* row) const;
 
   std::deque<Source> sources;  // a deque: runs point into it
   std::map<LogKey, Group> groups;
@@ -1342,23 +1363,24 @@ struct ResultReducer::Impl {
 
 namespace {
 
-// The `index`-th run of `runs`, reported corrupt: `what` is out of order
-// at the byte its cursor reached.
-template <typename Run>
-Status OutOfOrder(const Run& run, const char* at, std::string_view what,
-                  const LogKey& key) {
-  const std::string& bytes = run.source->bytes;
+// A run of task `task_id`'s result (expanded in `bytes`) reported corrupt:
+// `what` is out of order at the byte its cursor reached.
+Status OutOfOrder(int64_t task_id, std::string_view stage,
+                  const std::string& bytes, const char* at,
+                  std::string_view what, const LogKey& key) {
   return DataLossError(fmt::format(
       "result of task {} ({}): logstats: corrupt task result ({} of {} {} "
       "out of order) at byte {} of {}",
-      run.source->task_id, run.source->stage, what, key.domain, key.hour,
-      at - bytes.data(), bytes.size()));
+      task_id, stage, what, key.domain, key.hour, at - bytes.data(),
+      bytes.size()));
 }
 
 }  // namespace
 
 Status ResultReducer::Impl::Reduce(const LogKey& key, const Group& g,
-                                   size_t top, GroupRow* row) const {
+                                   size_t top,
+                                   std::vector<std::string>* buffers,
+                                   GroupRow* row) const {
   row->key = &key;
   row->requests = g.counts[0];
   row->bytes = g.counts[1];
@@ -1372,22 +1394,32 @@ Status ResultReducer::Impl::Reduce(const LogKey& key, const Group& g,
   std::vector<Ipv6Cursor> v6;
   std::vector<OtherCursor> other;
   std::vector<UrlCursor> urls;
-  for (const Run& r : g.runs) {
-    const ResultGroup& s = r.group;
-    v4.push_back({s.ipv4.data(), s.ipv4.data() + s.ipv4.size()});
-    v6.push_back({s.ipv6.data(), s.ipv6.data() + s.ipv6.size()});
-    other.push_back({s.other.data(), s.n_other, {}});
-    urls.push_back({s.urls.data(), s.n_urls, {}});
+  if (buffers->size() < g.runs.size()) buffers->resize(g.runs.size());
+  for (size_t i = 0; i < g.runs.size(); ++i) {
+    const Run& r = g.runs[i];
+    std::string& bytes = (*buffers)[i];
+    RETURN_IF_ERROR(ResultCodec::Expand(r.source->raw, &bytes));
+    const char* const b = bytes.data();
+    const Sections& s = r.sections;
+    v4.push_back({b + s.ipv4, b + s.ipv4 + s.ipv4_size});
+    v6.push_back({b + s.ipv6, b + s.ipv6 + s.ipv6_size});
+    other.push_back({b + s.other, s.n_other, {}});
+    urls.push_back({b + s.urls, s.n_urls, {}});
   }
+  const auto out_of_order = [&](int run, const char* at,
+                                std::string_view what) {
+    const Source& src = *g.runs[run].source;
+    return OutOfOrder(src.task_id, src.stage, (*buffers)[run], at, what, key);
+  };
   int bad;
   if ((bad = MergeRuns(v4, count_new)) >= 0) {
-    return OutOfOrder(g.runs[bad], v4[bad].at, "IPv4 addresses", key);
+    return out_of_order(bad, v4[bad].at, "IPv4 addresses");
   }
   if ((bad = MergeRuns(v6, count_new)) >= 0) {
-    return OutOfOrder(g.runs[bad], v6[bad].at, "IPv6 addresses", key);
+    return out_of_order(bad, v6[bad].at, "IPv6 addresses");
   }
   if ((bad = MergeRuns(other, count_new)) >= 0) {
-    return OutOfOrder(g.runs[bad], other[bad].at, "addresses", key);
+    return out_of_order(bad, other[bad].at, "addresses");
   }
   row->unique_ips = unique;
 
@@ -1419,9 +1451,11 @@ Status ResultReducer::Impl::Reduce(const LogKey& key, const Group& g,
     pending = {c.key.url, c.count};
     have = true;
   });
-  if (bad >= 0) return OutOfOrder(g.runs[bad], urls[bad].at, "URLs", key);
+  if (bad >= 0) return out_of_order(bad, urls[bad].at, "URLs");
   if (have) offer(pending);
   std::sort_heap(best.begin(), best.end(), better);
+  AppendTopUrlRows(*row, &row->top_rows);
+  row->top.clear();  // its views die with the buffers' next use
   return OkStatus();
 }
 
@@ -1431,22 +1465,23 @@ ResultReducer::~ResultReducer() = default;
 void ResultReducer::Add(int64_t task_id, std::string_view stage,
                         std::string_view result) {
   impl_->sources.push_back(Impl::Source{
-      task_id, std::string(stage), std::string(result), {}, {}, OkStatus()});
+      task_id, std::string(stage), std::string(result), OkStatus(), {}});
 }
 
 namespace {
 
-// Calls f(i) for i in [0, n) on up to `threads` threads (this one among
-// them). An exception f throws becomes *errors[i] (ResourceExhausted): it
-// must not leave a thread, which would end the process.
+// Calls f(i, worker) for i in [0, n) on up to `threads` threads (this one
+// among them), `worker` in [0, threads) telling the threads apart. An
+// exception f throws becomes *errors[i] (ResourceExhausted): it must not
+// leave a thread, which would end the process.
 template <typename F>
 void ParallelFor(size_t n, int threads, std::vector<Status>* errors, F&& f) {
   errors->assign(n, OkStatus());
   std::atomic<size_t> next{0};
-  const auto work = [&] {
+  const auto work = [&](int worker) {
     for (size_t i; (i = next.fetch_add(1)) < n;) {
       try {
-        f(i);
+        f(i, worker);
       } catch (const std::exception& e) {
         (*errors)[i] = ResourceExhaustedError(
             fmt::format("logstats: reduce: {}", e.what()));
@@ -1454,28 +1489,41 @@ void ParallelFor(size_t n, int threads, std::vector<Status>* errors, F&& f) {
     }
   };
   std::vector<std::thread> helpers;
-  const size_t n_threads =
-      std::min(static_cast<size_t>(std::max(threads, 1)), n);
-  for (size_t i = 1; i < n_threads; ++i) helpers.emplace_back(work);
-  work();
+  const size_t wanted = static_cast<size_t>(std::max(threads, 1));
+  const int n_threads =
+      static_cast<int>(std::min(wanted, std::max<size_t>(n, 1)));
+  for (int i = 1; i < n_threads; ++i) helpers.emplace_back(work, i);
+  work(0);
   for (std::thread& t : helpers) t.join();
 }
 
 }  // namespace
 
 StatusOr<ResultReducer::Output> ResultReducer::Finish(size_t top, int threads) {
-  // Each result decompressed and checked, in parallel; then its groups'
-  // runs filed under their keys, in task order.
+  // Each result decompressed and checked, in parallel, its groups' sections
+  // noted; then the runs filed under their keys, in task order.
+  threads = std::max(threads, 1);
+  std::vector<std::vector<std::string>> buffers(static_cast<size_t>(threads));
   std::deque<Impl::Source>& sources = impl_->sources;
   std::vector<Status> errors;
-  ParallelFor(sources.size(), threads, &errors, [&](size_t i) {
+  ParallelFor(sources.size(), threads, &errors, [&](size_t i, int worker) {
     Impl::Source& src = sources[i];
-    src.status = ResultCodec::Expand(src.raw, &src.bytes);
-    std::string().swap(src.raw);
-    if (src.status.ok()) {
-      src.status = ResultCodec::Scan(
-          src.bytes, [&](const ResultGroup& g) { src.groups.push_back(g); });
-    }
+    std::vector<std::string>& mine = buffers[static_cast<size_t>(worker)];
+    if (mine.empty()) mine.resize(1);
+    std::string& bytes = mine[0];
+    src.status = ResultCodec::Expand(src.raw, &bytes);
+    if (!src.status.ok()) return;
+    const auto at = [&](std::string_view v) {
+      return static_cast<size_t>(v.data() - bytes.data());
+    };
+    src.status = ResultCodec::Scan(bytes, [&](const ResultGroup& g) {
+      Impl::Source::Group& group = src.groups.emplace_back();
+      group.key = LogKey{std::string(g.domain), std::string(g.hour)};
+      std::copy(std::begin(g.counts), std::end(g.counts), group.counts);
+      group.sections =
+          Impl::Sections{at(g.ipv4),  g.ipv4.size(), at(g.ipv6), g.ipv6.size(),
+                         at(g.other), g.n_other,     at(g.urls), g.n_urls};
+    });
   });
   for (size_t i = 0; i < sources.size(); ++i) {
     Impl::Source& src = sources[i];
@@ -1484,11 +1532,10 @@ StatusOr<ResultReducer::Output> ResultReducer::Finish(size_t top, int threads) {
       return src.status.WithPrefix(
           fmt::format("result of task {} ({})", src.task_id, src.stage));
     }
-    for (const ResultGroup& g : src.groups) {
-      Impl::Group& group =
-          impl_->groups[LogKey{std::string(g.domain), std::string(g.hour)}];
+    for (Impl::Source::Group& g : src.groups) {
+      Impl::Group& group = impl_->groups[std::move(g.key)];
       for (int k = 0; k < 7; ++k) SaturatingAdd(&group.counts[k], g.counts[k]);
-      group.runs.push_back({&src, g});
+      group.runs.push_back({&src, g.sections});
     }
   }
 
@@ -1497,9 +1544,9 @@ StatusOr<ResultReducer::Output> ResultReducer::Finish(size_t top, int threads) {
   for (const auto& [key, g] : impl_->groups) groups.emplace_back(&key, &g);
   std::vector<GroupRow> rows(groups.size());
   std::vector<Status> reduced(groups.size());
-  ParallelFor(groups.size(), threads, &errors, [&](size_t i) {
-    reduced[i] =
-        impl_->Reduce(*groups[i].first, *groups[i].second, top, &rows[i]);
+  ParallelFor(groups.size(), threads, &errors, [&](size_t i, int worker) {
+    reduced[i] = impl_->Reduce(*groups[i].first, *groups[i].second, top,
+                               &buffers[static_cast<size_t>(worker)], &rows[i]);
   });
   for (size_t i = 0; i < groups.size(); ++i) {
     RETURN_IF_ERROR(reduced[i]);
@@ -1511,7 +1558,7 @@ StatusOr<ResultReducer::Output> ResultReducer::Finish(size_t top, int threads) {
   out.top_urls_csv = kTopUrlsHeader;
   for (const GroupRow& r : rows) {
     AppendSummaryRow(r, &out.summary_csv);
-    AppendTopUrlRows(r, &out.top_urls_csv);
+    out.top_urls_csv += r.top_rows;
     out.requests += r.requests;
     out.malformed += r.malformed;
   }

@@ -236,8 +236,10 @@ std::string TopUrlsCsv(const Merged& merged, size_t top);
 // reduced in parallel. The outputs equal SummaryCsv and TopUrlsCsv of the
 // same results merged with MergeResult.
 //
-// Memory: a copy of every result added (they are read from the state store
-// one at a time), then each uncompressed, plus `top` URLs per group.
+// Memory: a copy of every result added, as stored (compressed; they are
+// read from the state store one at a time), plus per thread the
+// uncompressed results of the group it merges (reused from group to group),
+// plus `top` URLs per group.
 //
 // Thread-safety: one thread at a time (Finish uses threads of its own).
 class ResultReducer {
