@@ -7,8 +7,11 @@
 //   FastParse    SplitLines + the vector FastParseLine, ParseCombinedLine on
 //                the lines it declines (counter `accepted`: the fraction it
 //                decides)
-//   AddLine      SplitLines + HourStats::AddLine (parse, counters, address
-//                set, URL counts): a map task's whole per-line work
+//   AddLine      SplitLines + HourStats::AddLine (scalar parse, counters,
+//                address set, URL counts)
+//   AddLines     HourStats::AddLines on the whole file at once: a map
+//                task's whole per-line work as it does it (the vector
+//                parser, the scalar one where that declines)
 //   Serialize    AddLine + SerializeResult of the file's aggregate
 //   Merge        MergeResult of that serialized aggregate into an empty
 //                Merged (the reduce's work per map result)
@@ -130,6 +133,19 @@ void BM_AddLine(benchmark::State& state) {
   SetBytes(state);
 }
 
+void BM_AddLines(benchmark::State& state) {
+  // AddLines may read 64 bytes past the text: a padded copy.
+  std::string padded = *g_text;
+  padded.append(64, '\n');
+  const std::string_view text(padded.data(), g_text->size());
+  for (auto _ : state) {
+    HourStats stats;
+    stats.AddLines(text);
+    benchmark::DoNotOptimize(stats.requests());
+  }
+  SetBytes(state);
+}
+
 Merged Aggregate() {
   HourStats stats;
   ForEachLine(*g_text, [&](std::string_view line) { stats.AddLine(line); });
@@ -234,6 +250,7 @@ BENCHMARK(BM_SplitLines)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Parse)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FastParse)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_AddLine)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AddLines)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Serialize)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Merge)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Ipv6)

@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/status_macros.h"
+
 namespace taskgrid {
 
 struct LineReader::Impl {
@@ -24,6 +26,30 @@ struct LineReader::Impl {
         buf(new char[buffer_size + kLineReadSlack]) {
     // What lies after the data is never part of a line, but may be read.
     std::memset(buf.get() + buffer_size, 0, kLineReadSlack);
+  }
+
+  // Moves the unread bytes [begin, end) to the front of the buffer.
+  void Compact() {
+    if (begin == 0) return;
+    std::memmove(buf.get(), buf.get() + begin, end - begin);
+    buf_pos += begin;
+    end -= begin;
+    begin = 0;
+  }
+  // Reads more after `end` (there must be room); sets eof at the stream's
+  // end. An error is kept: errors are sticky.
+  Status Refill() {
+    StatusOr<size_t> n = stream->Read(buf.get() + end, buffer_size - end);
+    if (!n.ok()) {
+      error = n.status();
+      return error;
+    }
+    if (*n == 0) {
+      eof = true;
+    } else {
+      end += *n;
+    }
+    return OkStatus();
   }
 
   // Appends data to carry, up to max_line bytes in all.
@@ -91,23 +117,9 @@ StatusOr<bool> LineReader::NextLines(std::string_view* lines, uint64_t limit) {
       return true;  // longer than the buffer: for Next()
     } else {
       // No whole line buffered: make room, then read more.
-      if (m.begin > 0) {
-        std::memmove(buf, buf + m.begin, m.end - m.begin);
-        m.buf_pos += m.begin;
-        m.end -= m.begin;
-        m.begin = 0;
-      }
+      m.Compact();
       scan = m.end;
-      StatusOr<size_t> n = m.stream->Read(buf + m.end, m.buffer_size - m.end);
-      if (!n.ok()) {
-        m.error = n.status();
-        return m.error;
-      }
-      if (*n == 0) {
-        m.eof = true;
-      } else {
-        m.end += *n;
-      }
+      RETURN_IF_ERROR(m.Refill());
       continue;
     }
     if (m.buf_pos + stop > limit) {
@@ -169,23 +181,11 @@ StatusOr<bool> LineReader::Next(std::string_view* line) {
       m.carrying = true;
       m.buf_pos += m.end;
       m.begin = m.end = 0;
-    } else if (m.begin > 0) {
-      std::memmove(buf, buf + m.begin, m.end - m.begin);
-      m.buf_pos += m.begin;
-      m.end -= m.begin;
-      m.begin = 0;
+    } else {
+      m.Compact();
     }
     scan = m.end;
-    StatusOr<size_t> n = m.stream->Read(buf + m.end, m.buffer_size - m.end);
-    if (!n.ok()) {
-      m.error = n.status();
-      return m.error;
-    }
-    if (*n == 0) {
-      m.eof = true;
-    } else {
-      m.end += *n;
-    }
+    RETURN_IF_ERROR(m.Refill());
   }
 }
 

@@ -1205,31 +1205,22 @@ namespace {
 
 // Cursors over the sections of one ResultGroup. Next() loads the next key
 // (false at the end of the section); `at` is where the cursor reads.
-struct Ipv4Cursor {
-  using Key = uint32_t;
+// Keys of a fixed width, kWidth bytes each, read by kLoad.
+template <typename K, size_t kWidth, K (*kLoad)(const char*)>
+struct FixedCursor {
+  using Key = K;
   const char* at;
   const char* end;
-  Key key = 0;
+  Key key{};
   bool Next() {
     if (at == end) return false;
-    key = LoadBe32(at);
-    at += 4;
+    key = kLoad(at);
+    at += kWidth;
     return true;
   }
 };
-
-struct Ipv6Cursor {
-  using Key = Ip6;
-  const char* at;
-  const char* end;
-  Key key;
-  bool Next() {
-    if (at == end) return false;
-    key = LoadIp6(at);
-    at += 16;
-    return true;
-  }
-};
+using Ipv4Cursor = FixedCursor<uint32_t, 4, LoadBe32>;
+using Ipv6Cursor = FixedCursor<Ip6, 16, LoadIp6>;
 
 struct OtherCursor {
   using Key = std::string_view;

@@ -3,11 +3,11 @@
 //
 //   map task (one per file split)          reduce (in the master)
 //   ┌──────────────────────────────┐       ┌──────────────────────────────┐
-//   │ SplitLineReader → lines      │       │ ForEachResult → ResultReducer│
-//   │ ParseCombinedLine → HourStats│──────►│ (domain,hour): k-way merge of│
-//   │ SerializeResult → SetResult  │ bytes │ the results' sorted runs     │
-//   └──────────────────────────────┘       │ → summary.csv, top_urls.csv  │
-//                                          └──────────────────────────────┘
+//   │ SplitLineReader::NextLines   │       │ ForEachResult → ResultReducer│
+//   │ FastParseLine, else the      │       │ (domain,hour): k-way merge of│
+//   │ scalar parser → HourStats    │──────►│ the results' sorted runs     │
+//   │ SerializeResult (LZ4)        │ bytes │ → summary.csv, top_urls.csv  │
+//   └──────────────────────────────┘       └──────────────────────────────┘
 //
 // Outputs (in the job's output directory):
 //   summary.csv   domain,hour,requests,bytes,status_2xx,status_3xx,
@@ -282,9 +282,9 @@ Status WriteOutput(JobContext& ctx, std::string_view name,
 // SerializeResult() as its result. It fails with the reader's error (which
 // names the file and the byte offset) on unreadable or corrupt input, and
 // with PathKey's error on a path outside the layout. Reduce merges every
-// result (ResultReducer, one thread per core up to 8) and writes
-// summary.csv and top_urls.csv; params.top (default 10,
-// >= 0) is the number of rows per (domain, hour) in top_urls.csv. The job's
+// result (ResultReducer, one thread per core up to 8) and writes summary.csv
+// and top_urls.csv; params.top (default 10, >= 0) is the number of rows per
+// (domain, hour) in top_urls.csv. The job's
 // result is a one-line summary: "N lines, M malformed, K (domain,hour)
 // groups".
 //
