@@ -897,14 +897,12 @@ class ResultCodec {
     return out;
   }
 
-  // *plain = the version-1 form of a result (a copy of it, or version 2
-  // decompressed). DataLoss for a version-2 result that does not
-  // decompress to exactly its stated size.
-  static Status Expand(std::string_view in, std::string* plain) {
-    if (in.size() < 2 || in[0] != 'L' || in[1] != '\x02') {
-      plain->assign(in);  // Scan judges it
-      return OkStatus();
-    }
+  // The version-1 form of a result: `in` itself, or version 2
+  // decompressed into *buffer. DataLoss for a version-2 result that does
+  // not decompress to exactly its stated size.
+  static StatusOr<std::string_view> Expand(std::string_view in,
+                                           std::string* buffer) {
+    if (in.size() < 2 || in[0] != 'L' || in[1] != '\x02') return in;
     ResultCodec r(in);
     r.pos_ = 2;
     uint64_t body;
@@ -915,15 +913,15 @@ class ResultCodec {
     if (body > std::min<uint64_t>(LZ4_MAX_INPUT_SIZE, 255 * packed + 16)) {
       return r.Corrupt("compressed size out of range");
     }
-    plain->assign("L\x01");
-    plain->resize(2 + body);
+    buffer->assign("L\x01");
+    buffer->resize(2 + body);
     const int n =
-        LZ4_decompress_safe(in.data() + r.pos_, plain->data() + 2,
+        LZ4_decompress_safe(in.data() + r.pos_, buffer->data() + 2,
                             static_cast<int>(packed), static_cast<int>(body));
     if (n < 0 || static_cast<uint64_t>(n) != body) {
       return r.Corrupt("LZ4 block does not decompress to its stated size");
     }
-    return OkStatus();
+    return std::string_view(*buffer);
   }
 
   // Checks the structure of a result (magic, version, every length and
@@ -1064,16 +1062,18 @@ std::string SerializeResult(const Merged& groups) {
 }
 
 Status MergeResult(std::string_view result, Merged* into) {
-  std::string plain;
-  RETURN_IF_ERROR(ResultCodec::Expand(result, &plain));
+  std::string buffer;
+  ASSIGN_OR_RETURN(const std::string_view plain,
+                   ResultCodec::Expand(result, &buffer));
   return ResultCodec::Merge(plain, into);
 }
 
 namespace logstats_internal {
 StatusOr<std::string> UncompressedResult(std::string_view result) {
-  std::string plain;
-  RETURN_IF_ERROR(ResultCodec::Expand(result, &plain));
-  return plain;
+  std::string buffer;
+  ASSIGN_OR_RETURN(const std::string_view plain,
+                   ResultCodec::Expand(result, &buffer));
+  return std::string(plain);
 }
 }  // namespace logstats_internal
 
@@ -1090,10 +1090,7 @@ struct GroupRow {
   int64_t status[4] = {0, 0, 0, 0};
   int64_t unique_ips = 0;
   int64_t malformed = 0;
-  std::vector<std::pair<std::string_view, int64_t>> top;  // ranked
-  // ResultReducer: the top rows already rendered (`top` points into
-  // buffers that are reused).
-  std::string top_rows;
+  std::string top_rows;  // its top_urls.csv rows (ResultReducer)
 };
 
 constexpr std::string_view kSummaryHeader =
@@ -1114,10 +1111,13 @@ void AppendSummaryRow(const GroupRow& r, std::string* out) {
                  r.status[3], r.unique_ips, r.malformed);
 }
 
-void AppendTopUrlRows(const GroupRow& r, std::string* out) {
+void AppendTopUrlRows(
+    const LogKey& key,
+    const std::vector<std::pair<std::string_view, int64_t>>& ranked,
+    std::string* out) {
   size_t rank = 0;
-  for (const auto& [url, count] : r.top) {
-    AppendKey(*r.key, out);
+  for (const auto& [url, count] : ranked) {
+    AppendKey(key, out);
     fmt::format_to(std::back_inserter(*out), ",{},", ++rank);
     AppendCsvField(url, out);
     fmt::format_to(std::back_inserter(*out), ",{}\n", count);
@@ -1146,9 +1146,7 @@ std::string SummaryCsv(const Merged& merged) {
 std::string TopUrlsCsv(const Merged& merged, size_t top) {
   std::string out(kTopUrlsHeader);
   for (const auto& [key, s] : merged) {
-    GroupRow r = RowOf(key, s);
-    r.top = s.TopUrls(top);
-    AppendTopUrlRows(r, &out);
+    AppendTopUrlRows(key, s.TopUrls(top), &out);
   }
   return out;
 }
@@ -1326,7 +1324,6 @@ struct ResultReducer::Impl {
     int64_t task_id;
     std::string stage;
     std::string raw;  // as added (maybe compressed)
-    Status status;    // of expanding and scanning it
     struct Group {
       LogKey key;
       int64_t counts[7];
@@ -1357,8 +1354,8 @@ namespace {
 // A run of task `task_id`'s result (expanded in `bytes`) reported corrupt:
 // `what` is out of order at the byte its cursor reached.
 Status OutOfOrder(int64_t task_id, std::string_view stage,
-                  const std::string& bytes, const char* at,
-                  std::string_view what, const LogKey& key) {
+                  std::string_view bytes, const char* at, std::string_view what,
+                  const LogKey& key) {
   return DataLossError(fmt::format(
       "result of task {} ({}): logstats: corrupt task result ({} of {} {} "
       "out of order) at byte {} of {}",
@@ -1386,11 +1383,12 @@ Status ResultReducer::Impl::Reduce(const LogKey& key, const Group& g,
   std::vector<OtherCursor> other;
   std::vector<UrlCursor> urls;
   if (buffers->size() < g.runs.size()) buffers->resize(g.runs.size());
+  std::vector<std::string_view> plain(g.runs.size());
   for (size_t i = 0; i < g.runs.size(); ++i) {
     const Run& r = g.runs[i];
-    std::string& bytes = (*buffers)[i];
-    RETURN_IF_ERROR(ResultCodec::Expand(r.source->raw, &bytes));
-    const char* const b = bytes.data();
+    ASSIGN_OR_RETURN(plain[i],
+                     ResultCodec::Expand(r.source->raw, &(*buffers)[i]));
+    const char* const b = plain[i].data();
     const Sections& s = r.sections;
     v4.push_back({b + s.ipv4, b + s.ipv4 + s.ipv4_size});
     v6.push_back({b + s.ipv6, b + s.ipv6 + s.ipv6_size});
@@ -1400,7 +1398,7 @@ Status ResultReducer::Impl::Reduce(const LogKey& key, const Group& g,
   const auto out_of_order = [&](int run, const char* at,
                                 std::string_view what) {
     const Source& src = *g.runs[run].source;
-    return OutOfOrder(src.task_id, src.stage, (*buffers)[run], at, what, key);
+    return OutOfOrder(src.task_id, src.stage, plain[run], at, what, key);
   };
   int bad;
   if ((bad = MergeRuns(v4, count_new)) >= 0) {
@@ -1420,7 +1418,7 @@ Status ResultReducer::Impl::Reduce(const LogKey& key, const Group& g,
   const auto better = [](const Ranked& a, const Ranked& b) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   };
-  std::vector<Ranked>& best = row->top;
+  std::vector<Ranked> best;
   const auto offer = [&](const Ranked& r) {
     if (best.size() < top) {
       best.push_back(r);
@@ -1445,8 +1443,8 @@ Status ResultReducer::Impl::Reduce(const LogKey& key, const Group& g,
   if (bad >= 0) return out_of_order(bad, urls[bad].at, "URLs");
   if (have) offer(pending);
   std::sort_heap(best.begin(), best.end(), better);
-  AppendTopUrlRows(*row, &row->top_rows);
-  row->top.clear();  // its views die with the buffers' next use
+  // Rendered now: the URLs are views into buffers the next group reuses.
+  AppendTopUrlRows(key, best, &row->top_rows);
   return OkStatus();
 }
 
@@ -1455,26 +1453,26 @@ ResultReducer::~ResultReducer() = default;
 
 void ResultReducer::Add(int64_t task_id, std::string_view stage,
                         std::string_view result) {
-  impl_->sources.push_back(Impl::Source{
-      task_id, std::string(stage), std::string(result), OkStatus(), {}});
+  impl_->sources.push_back(
+      Impl::Source{task_id, std::string(stage), std::string(result), {}});
 }
 
 namespace {
 
-// Calls f(i, worker) for i in [0, n) on up to `threads` threads (this one
-// among them), `worker` in [0, threads) telling the threads apart. An
-// exception f throws becomes *errors[i] (ResourceExhausted): it must not
-// leave a thread, which would end the process.
+// (*status)[i] = f(i, worker) for i in [0, n), on up to `threads` threads
+// (this one among them), `worker` in [0, threads) telling the threads
+// apart. An exception f throws becomes (*status)[i] (ResourceExhausted): it
+// must not leave a thread, which would end the process.
 template <typename F>
-void ParallelFor(size_t n, int threads, std::vector<Status>* errors, F&& f) {
-  errors->assign(n, OkStatus());
+void ParallelFor(size_t n, int threads, std::vector<Status>* status, F&& f) {
+  status->assign(n, OkStatus());
   std::atomic<size_t> next{0};
   const auto work = [&](int worker) {
     for (size_t i; (i = next.fetch_add(1)) < n;) {
       try {
-        f(i, worker);
+        (*status)[i] = f(i, worker);
       } catch (const std::exception& e) {
-        (*errors)[i] = ResourceExhaustedError(
+        (*status)[i] = ResourceExhaustedError(
             fmt::format("logstats: reduce: {}", e.what()));
       }
     }
@@ -1496,31 +1494,30 @@ StatusOr<ResultReducer::Output> ResultReducer::Finish(size_t top, int threads) {
   threads = std::max(threads, 1);
   std::vector<std::vector<std::string>> buffers(static_cast<size_t>(threads));
   std::deque<Impl::Source>& sources = impl_->sources;
-  std::vector<Status> errors;
-  ParallelFor(sources.size(), threads, &errors, [&](size_t i, int worker) {
-    Impl::Source& src = sources[i];
-    std::vector<std::string>& mine = buffers[static_cast<size_t>(worker)];
-    if (mine.empty()) mine.resize(1);
-    std::string& bytes = mine[0];
-    src.status = ResultCodec::Expand(src.raw, &bytes);
-    if (!src.status.ok()) return;
-    const auto at = [&](std::string_view v) {
-      return static_cast<size_t>(v.data() - bytes.data());
-    };
-    src.status = ResultCodec::Scan(bytes, [&](const ResultGroup& g) {
-      Impl::Source::Group& group = src.groups.emplace_back();
-      group.key = LogKey{std::string(g.domain), std::string(g.hour)};
-      std::copy(std::begin(g.counts), std::end(g.counts), group.counts);
-      group.sections =
-          Impl::Sections{at(g.ipv4),  g.ipv4.size(), at(g.ipv6), g.ipv6.size(),
-                         at(g.other), g.n_other,     at(g.urls), g.n_urls};
-    });
-  });
+  std::vector<Status> status;
+  ParallelFor(
+      sources.size(), threads, &status, [&](size_t i, int worker) -> Status {
+        Impl::Source& src = sources[i];
+        std::vector<std::string>& mine = buffers[static_cast<size_t>(worker)];
+        if (mine.empty()) mine.resize(1);
+        ASSIGN_OR_RETURN(const std::string_view bytes,
+                         ResultCodec::Expand(src.raw, &mine[0]));
+        const auto at = [&](std::string_view v) {
+          return static_cast<size_t>(v.data() - bytes.data());
+        };
+        return ResultCodec::Scan(bytes, [&](const ResultGroup& g) {
+          Impl::Source::Group& group = src.groups.emplace_back();
+          group.key = LogKey{std::string(g.domain), std::string(g.hour)};
+          std::copy(std::begin(g.counts), std::end(g.counts), group.counts);
+          group.sections = Impl::Sections{
+              at(g.ipv4),  g.ipv4.size(), at(g.ipv6), g.ipv6.size(),
+              at(g.other), g.n_other,     at(g.urls), g.n_urls};
+        });
+      });
   for (size_t i = 0; i < sources.size(); ++i) {
     Impl::Source& src = sources[i];
-    if (src.status.ok()) src.status = errors[i];
-    if (!src.status.ok()) {
-      return src.status.WithPrefix(
+    if (!status[i].ok()) {
+      return status[i].WithPrefix(
           fmt::format("result of task {} ({})", src.task_id, src.stage));
     }
     for (Impl::Source::Group& g : src.groups) {
@@ -1534,15 +1531,11 @@ StatusOr<ResultReducer::Output> ResultReducer::Finish(size_t top, int threads) {
   std::vector<std::pair<const LogKey*, const Impl::Group*>> groups;
   for (const auto& [key, g] : impl_->groups) groups.emplace_back(&key, &g);
   std::vector<GroupRow> rows(groups.size());
-  std::vector<Status> reduced(groups.size());
-  ParallelFor(groups.size(), threads, &errors, [&](size_t i, int worker) {
-    reduced[i] = impl_->Reduce(*groups[i].first, *groups[i].second, top,
-                               &buffers[static_cast<size_t>(worker)], &rows[i]);
+  ParallelFor(groups.size(), threads, &status, [&](size_t i, int worker) {
+    return impl_->Reduce(*groups[i].first, *groups[i].second, top,
+                         &buffers[static_cast<size_t>(worker)], &rows[i]);
   });
-  for (size_t i = 0; i < groups.size(); ++i) {
-    RETURN_IF_ERROR(reduced[i]);
-    RETURN_IF_ERROR(errors[i]);
-  }
+  for (const Status& s : status) RETURN_IF_ERROR(s);
 
   Output out;
   out.summary_csv = kSummaryHeader;

@@ -373,6 +373,16 @@ TEST(HourStats, MatchesASimpleOracleOnManyRandomLines) {
   }
 }
 
+// The serialized result of `s` alone (one group): equal results mean equal
+// counters, address sets and URL counts.
+std::string ResultOf(HourStats& s) {
+  Merged m;
+  m.emplace(LogKey{"d", "2024010100"}, std::move(s));
+  std::string r = SerializeResult(m);
+  s = std::move(m.begin()->second);
+  return r;
+}
+
 // HourStats parses with shortcuts (the time field at its usual width, a
 // user agent closed by the line's last quote, not extracted; with slack
 // after the line, the vector fast path). On lines mutated around exactly
@@ -404,11 +414,8 @@ TEST(HourStats, CountsExactlyWhatTheParserDecidesOnMutatedLines) {
     std::string padded = line + std::string(64, '"');
     HourStats fast;
     fast.AddLineWithSlack(std::string_view(padded.data(), line.size()));
-    Merged a, b;
-    a.emplace(LogKey{"d", "2024010100"}, std::move(scalar));
-    b.emplace(LogKey{"d", "2024010100"}, std::move(fast));
-    ASSERT_EQ(SerializeResult(a), SerializeResult(b)) << line;
-    const HourStats& s = a.begin()->second;
+    ASSERT_EQ(ResultOf(fast), ResultOf(scalar)) << line;
+    const HourStats& s = scalar;
     ASSERT_EQ(s.requests(), ok ? 1 : 0) << line;
     ASSERT_EQ(s.malformed(), ok ? 0 : 1) << line;
     if (!ok) continue;
@@ -459,11 +466,8 @@ TEST(HourStats, AddLinesCountsAsAddLineDoesPerLine) {
         block + std::string(32, '\n') + std::string(32, '"');
     HourStats got;
     got.AddLines(std::string_view(padded.data(), block.size()));
-    Merged a, b;
-    a.emplace(LogKey{"d", "2024010100"}, std::move(want));
-    b.emplace(LogKey{"d", "2024010100"}, std::move(got));
-    ASSERT_EQ(SummaryCsv(b), SummaryCsv(a)) << round;
-    ASSERT_EQ(SerializeResult(b), SerializeResult(a)) << round;
+    ASSERT_EQ(got.malformed(), want.malformed()) << round;
+    ASSERT_EQ(ResultOf(got), ResultOf(want)) << round;
   }
 }
 
