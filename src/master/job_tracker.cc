@@ -92,7 +92,7 @@ void JobTracker::Enqueue(int64_t id, const Slot& s) {
   ready_.push_back(id);
 }
 
-void JobTracker::AddLoadedTask(TaskRecord&& t) {
+JobTracker::Slot& JobTracker::Load(TaskRecord&& t) {
   if (t.id >= next_id_) next_id_ = t.id + 1;
   if (static_cast<int64_t>(slots_.size()) < t.id) slots_.resize(t.id);
   Slot& s = slots_[t.id - 1];
@@ -104,8 +104,15 @@ void JobTracker::AddLoadedTask(TaskRecord&& t) {
   s.started_ms = t.started_ms;
   s.loaded = true;
   s.state = t.state;
-  Count(s.stage, t.state, 1);
   if (stages_[s.stage] == kReduceStage) reduce_id_ = t.id;
+  return s;
+}
+
+void JobTracker::AddTerminalReduce(TaskRecord&& task) { Load(std::move(task)); }
+
+void JobTracker::AddLoadedTask(TaskRecord&& t) {
+  Slot& s = Load(std::move(t));  // moves the payload only
+  Count(s.stage, s.state, 1);
   switch (t.state) {
     case TaskState::kDispatched:
     case TaskState::kRunning:
@@ -332,16 +339,28 @@ bool JobTracker::OnReport(TaskReport&& r, const std::string& worker) {
   return true;
 }
 
+TaskCounts JobTracker::WorkerCounts() const {
+  TaskCounts c = counts_;
+  if (model_ == Model::kShuffle) return c;
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    if (stages_[i] != kReduceStage) continue;
+    for (size_t k = 0; k < c.size(); ++k) c[k] -= stage_counts_[i][k];
+  }
+  return c;
+}
+
 bool JobTracker::AllTerminal() const {
-  return counts_[static_cast<size_t>(TaskState::kPending)] == 0 &&
-         counts_[static_cast<size_t>(TaskState::kDispatched)] == 0 &&
-         counts_[static_cast<size_t>(TaskState::kRunning)] == 0 &&
-         counts_[static_cast<size_t>(TaskState::kFailed)] == 0;
+  const TaskCounts c = WorkerCounts();
+  return c[static_cast<size_t>(TaskState::kPending)] == 0 &&
+         c[static_cast<size_t>(TaskState::kDispatched)] == 0 &&
+         c[static_cast<size_t>(TaskState::kRunning)] == 0 &&
+         c[static_cast<size_t>(TaskState::kFailed)] == 0;
 }
 
 bool JobTracker::AllSucceeded() const {
-  return AllTerminal() && counts_[static_cast<size_t>(TaskState::kDead)] == 0 &&
-         counts_[static_cast<size_t>(TaskState::kCancelled)] == 0;
+  const TaskCounts c = WorkerCounts();
+  return AllTerminal() && c[static_cast<size_t>(TaskState::kDead)] == 0 &&
+         c[static_cast<size_t>(TaskState::kCancelled)] == 0;
 }
 
 bool JobTracker::MapsAllSucceeded() const {

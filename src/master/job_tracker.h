@@ -47,6 +47,10 @@ class JobTracker {
   void AddLoadedTask(TaskRecord&& task);
   // Tasks the store holds as terminal (by stage), counted but not loaded.
   void AddTerminalCounts(const std::vector<StageCounts>& stages);
+  // The mapreduce model's reduce task when the store holds it as terminal
+  // (a crash after it, while committing): known, so that no second one is
+  // made, and not counted again (AddTerminalCounts did).
+  void AddTerminalReduce(TaskRecord&& task);
   void SetNextTaskId(int64_t next_id);
   // Shuffle jobs: the number of reduce tasks, created (stage "reduce",
   // payload the partition number) once every other task has succeeded, and
@@ -86,8 +90,12 @@ class JobTracker {
   bool OnReport(TaskReport&& report, const std::string& worker);
 
   // --- Job phases ---
-  // Every task is terminal (nothing pending, waiting or in flight).
+  // Every task the workers run is terminal (nothing pending, waiting or in
+  // flight). The mapreduce model's reduce task is not among them: the master
+  // runs it after this holds, whatever state a rerun or a resumed crash left
+  // it in.
   bool AllTerminal() const;
+  // AllTerminal, and none of those tasks dead or cancelled.
   bool AllSucceeded() const;
   // The reduce task, created on first call; the master runs it itself.
   // Returns its id. Precondition: AllTerminal().
@@ -117,6 +125,9 @@ class JobTracker {
   TaskState state_of(int64_t task_id) const;
 
  private:
+  // counts_ without the reduce task the master runs itself (see AllTerminal).
+  TaskCounts WorkerCounts() const;
+
   struct Slot {
     std::string payload;
     int64_t started_ms = 0;
@@ -130,6 +141,8 @@ class JobTracker {
 
   Slot* Find(int64_t id);
   const Slot* Find(int64_t id) const;
+  // Takes a stored task's fields into its slot (not counted).
+  Slot& Load(TaskRecord&& task);
   uint16_t StageIndex(const std::string& stage);
   uint16_t WorkerIndex(const std::string& worker);
   void Count(uint16_t stage, TaskState state, int64_t delta);

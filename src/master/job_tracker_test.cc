@@ -311,5 +311,52 @@ TEST_F(JobTrackerTest, ReduceTaskRunsOnTheMasterAfterTheMaps) {
   EXPECT_EQ(sink_.last[rid].worker, kMasterWorkerId);
 }
 
+// A rerun (or a crash during the reduce) leaves the reduce task unfinished
+// in the store: it must not hold back the maps' completion, which is what
+// starts it.
+TEST_F(JobTrackerTest, UnfinishedLoadedReduceWaitsForTheMapsNotTheReverse) {
+  for (TaskState st :
+       {TaskState::kPending, TaskState::kRunning, TaskState::kFailed}) {
+    SCOPED_TRACE(TaskStateName(st));
+    RecordingSink sink;
+    JobTracker t(7, Model::kMapReduce, RetryPolicy{}, &sink, &clock_);
+    t.AddLoadedTask(Pending(1));
+    TaskRecord reduce = Pending(2, "reduce");
+    reduce.state = st;
+    reduce.attempt = 1;
+    t.AddLoadedTask(std::move(reduce));
+    t.SetNextTaskId(3);
+    EXPECT_FALSE(t.AllTerminal());
+    auto a = t.Dispatch("w", 10);
+    ASSERT_EQ(a.size(), 1u);  // the map only
+    EXPECT_EQ(a[0].ref.task_id, 1);
+    ASSERT_TRUE(t.OnReport(Ok(a[0]), "w"));
+    EXPECT_TRUE(t.AllTerminal());
+    EXPECT_TRUE(t.AllSucceeded());
+    EXPECT_EQ(t.EnsureReduceTask(), 2);  // the loaded one, not a new one
+    EXPECT_EQ(t.StartReduce().attempt, 2);
+    EXPECT_EQ(t.total_tasks(), 2);
+  }
+}
+
+TEST_F(JobTrackerTest, TerminalReduceIsKnownAndCountedOnce) {
+  JobTracker t = Make(Model::kMapReduce);
+  StageCounts maps{"map", {}};
+  maps.counts[static_cast<size_t>(TaskState::kSucceeded)] = 4;
+  StageCounts reduce{"reduce", {}};
+  reduce.counts[static_cast<size_t>(TaskState::kSucceeded)] = 1;
+  t.AddTerminalCounts({maps, reduce});
+  TaskRecord r = Pending(5, "reduce");
+  r.state = TaskState::kSucceeded;
+  r.attempt = 1;
+  t.AddTerminalReduce(std::move(r));
+  t.SetNextTaskId(6);
+  EXPECT_TRUE(t.AllSucceeded());
+  EXPECT_EQ(t.EnsureReduceTask(), 5);
+  EXPECT_EQ(t.state_of(5), TaskState::kSucceeded);
+  EXPECT_EQ(t.total_tasks(), 5);
+  EXPECT_TRUE(sink_.added.empty());  // no second reduce task
+}
+
 }  // namespace
 }  // namespace taskgrid

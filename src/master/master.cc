@@ -232,6 +232,9 @@ Status Master::Start(int64_t job_id,
   tracker->AddTerminalCounts(counts);
   RETURN_IF_ERROR(store_->ForEachUnfinishedTask(
       job_id, [&](TaskRecord&& t) { tracker->AddLoadedTask(std::move(t)); }));
+  if (spec_.model == Model::kMapReduce && !tracker->has_reduce_task()) {
+    RETURN_IF_ERROR(LoadTerminalReduce(counts, tracker.get()));
+  }
   tracker->SetNextTaskId(job.next_task_id);
   tracker->MaybeStartShuffleReduce();
   std::lock_guard<std::mutex> lock(mu_);
@@ -352,9 +355,42 @@ JobOutcome Master::OutcomeLocked(JobState state, std::string error) const {
   return o;
 }
 
+Status Master::LoadTerminalReduce(const std::vector<StageCounts>& counts,
+                                  JobTracker* tracker) {
+  const bool has_reduce =
+      std::any_of(counts.begin(), counts.end(), [](const StageCounts& c) {
+        return c.stage == kReduceStage &&
+               std::any_of(c.counts.begin(), c.counts.end(),
+                           [](int64_t n) { return n > 0; });
+      });
+  if (!has_reduce) return OkStatus();
+  TaskFilter filter;
+  filter.stage = std::string(kReduceStage);
+  filter.limit = 1;
+  ASSIGN_OR_RETURN(std::vector<TaskRecord> found,
+                   store_->ListTasks(job_id_, filter));
+  if (found.empty()) return OkStatus();
+  // ListTasks leaves results out; the reduce's is the job's result.
+  ASSIGN_OR_RETURN(TaskRecord reduce, store_->GetTask(job_id_, found[0].id));
+  if (reduce.state == TaskState::kSucceeded) {
+    stored_reduce_result_ = std::move(reduce.result);
+  }
+  tracker->AddTerminalReduce(std::move(reduce));
+  return OkStatus();
+}
+
 bool Master::RunReduce(std::unique_lock<std::mutex>& lock,
                        std::string* result) {
-  tracker_->EnsureReduceTask();
+  switch (tracker_->state_of(tracker_->EnsureReduceTask())) {
+    case TaskState::kSucceeded:  // loaded so (LoadTerminalReduce)
+      *result = stored_reduce_result_;
+      return true;
+    case TaskState::kDead:
+    case TaskState::kCancelled:
+      return false;
+    default:
+      break;
+  }
   std::atomic<bool> cancelled{false};
   while (true) {
     if (interrupted_ || !writer_error_.ok()) return false;

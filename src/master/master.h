@@ -123,8 +123,13 @@ class Master : public MasterService {
   void OnWriterError(const Status& s);
   void WakeWorkersLocked();
   // Runs Reduce (mapreduce, everything succeeded) with retries; returns
-  // false if it ended dead.
+  // false if it ended dead. A reduce that succeeded before (a resumed
+  // crash after it) is not run again: its stored result is taken.
   bool RunReduce(std::unique_lock<std::mutex>& lock, std::string* result);
+  // At Start: the mapreduce reduce task if the store holds it as terminal,
+  // into `tracker` (and its result into stored_reduce_result_).
+  Status LoadTerminalReduce(const std::vector<StageCounts>& counts,
+                            JobTracker* tracker);
   Status RunPostProcess(std::unique_lock<std::mutex>& lock);
   // The job commit of output files (io/output_committer.h); *names gets
   // the committed files' names.
@@ -164,6 +169,9 @@ class Master : public MasterService {
   std::unique_ptr<JobTracker> tracker_;         // guarded by mu_
   std::unique_ptr<ShuffleOutputs> shuffle_;     // shuffle jobs; guarded by mu_
   std::map<int64_t, int> lost_output_refunds_;  // by reduce task; mu_
+  // The result of a reduce task that had succeeded before this master
+  // (resumed after a crash while committing); set at Start.
+  std::string stored_reduce_result_;
 };
 
 }  // namespace taskgrid

@@ -22,9 +22,12 @@ using testing::WriteFile;
 
 constexpr auto kTimeout = std::chrono::seconds(120);
 
-CommandResult Taskgrid(std::vector<std::string> args) {
+CommandResult Taskgrid(std::vector<std::string> args,
+                       std::vector<std::string> env = {}) {
   args.insert(args.begin(), TASKGRID_BINARY);
-  return RunCommand(args, kTimeout);
+  testing::SpawnOptions o;
+  o.env = std::move(env);
+  return RunCommand(args, kTimeout, o);
 }
 
 // Sums column `col` of a CSV without quoted fields, skipping the header.
@@ -146,6 +149,71 @@ TEST(LogstatsRunTest, CorruptInputFailsOnlyItsTaskNamingFileAndOffset) {
     ++n;
   }
   EXPECT_EQ(n, 72u - 1u) << r.out;
+}
+
+// The reduce of a mapreduce job is the master's own task: a crash after it
+// (while committing), a rerun of one map task and a rerun of the reduce
+// itself each finish the job with the same output, one reduce task, and
+// each committed file listed once.
+TEST(LogstatsRunTest, ResumeAndRerunsAroundTheReduceKeepTheOutputExact) {
+  TempDir tmp;
+  const std::string dir = tmp.Path("data");
+  const std::string state = tmp.Path("state.db");
+  CommandResult r = Taskgrid({"demo", "--dir", dir, "--size", "1MiB",
+                              "--codecs", "gz", "--generate-only"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  const std::string out = tmp.Path("out");
+  const std::string spec = tmp.Path("spec.yaml");
+  WriteFile(spec,
+            "name: around-reduce\nprocessor: logstats\nmodel: "
+            "mapreduce\ninput: {files: [\"" +
+                dir + "/logs/**\"]}\noutput: \"" + out + "\"\n");
+  const auto output = [&] {
+    return ReadFile(out + "/summary.csv") + ReadFile(out + "/top_urls.csv");
+  };
+  // The reduce's id, after checking there is exactly one reduce task.
+  const auto reduce_id = [&]() -> std::string {
+    CommandResult t = Taskgrid(
+        {"tasks", "1", "--stage", "reduce", "--json", "--state", state});
+    EXPECT_EQ(t.exit_code, 0) << t.Describe();
+    const size_t at = t.out.find("\"id\":");
+    EXPECT_NE(at, std::string::npos) << t.out;
+    if (at == std::string::npos) return "";
+    EXPECT_EQ(t.out.find("\"id\":", at + 1), std::string::npos)
+        << "more than one reduce task: " << t.out;
+    return std::to_string(std::stoll(t.out.substr(at + 5)));
+  };
+  const auto manifest_lists_each_once = [&] {
+    const std::string m = ReadFile(out + "/_manifest.csv");
+    for (const char* f : {"\nsummary.csv,", "\ntop_urls.csv,"}) {
+      const size_t at = m.find(f);
+      EXPECT_NE(at, std::string::npos) << m;
+      EXPECT_EQ(m.find(f, at + 1), std::string::npos) << m;
+    }
+  };
+
+  // Dies after moving the first file of the job commit.
+  r = Taskgrid({"run", spec, "--workers", "2", "--state", state},
+               {"TASKGRID_FAULT=job-commit-move:1"});
+  ASSERT_EQ(r.exit_code, 86) << r.Describe();
+  EXPECT_FALSE(fs::exists(out + "/_SUCCESS"));
+  r = Taskgrid({"resume", "1", "--state", state});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  const std::string first = output();
+  EXPECT_NE(first.find("\nwww.example.com,"), std::string::npos) << first;
+  manifest_lists_each_once();
+  const std::string rid = reduce_id();
+  ASSERT_FALSE(rid.empty());
+
+  for (const std::string& task : {std::string("3"), rid}) {
+    SCOPED_TRACE("rerun of task " + task);
+    r = Taskgrid({"rerun", "1", "--task", task, "--state", state});
+    ASSERT_EQ(r.exit_code, 0) << r.Describe();
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(output(), first);
+    manifest_lists_each_once();
+    EXPECT_EQ(reduce_id(), rid);
+  }
 }
 
 }  // namespace
