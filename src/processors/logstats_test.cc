@@ -462,8 +462,10 @@ TEST(HourStats, AddLinesCountsAsAddLineDoesPerLine) {
       want.AddLine(std::string_view(block).substr(at, nl - at));
       at = nl + 1;
     }
-    const std::string padded =
-        block + std::string(32, '\n') + std::string(32, '"');
+    // Slack that ends the last line and holds a valid line of its own.
+    std::string slack = "\n1.2.3.4 - - [t] \"GET /slack HTTP/1.1\" 200 1\n";
+    slack.resize(64, '"');
+    const std::string padded = block + slack;
     HourStats got;
     got.AddLines(std::string_view(padded.data(), block.size()));
     ASSERT_EQ(got.malformed(), want.malformed()) << round;
