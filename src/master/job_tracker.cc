@@ -349,17 +349,22 @@ TaskCounts JobTracker::WorkerCounts() const {
   return c;
 }
 
-bool JobTracker::AllTerminal() const {
-  const TaskCounts c = WorkerCounts();
+namespace {
+
+bool NoneUnfinished(const TaskCounts& c) {
   return c[static_cast<size_t>(TaskState::kPending)] == 0 &&
          c[static_cast<size_t>(TaskState::kDispatched)] == 0 &&
          c[static_cast<size_t>(TaskState::kRunning)] == 0 &&
          c[static_cast<size_t>(TaskState::kFailed)] == 0;
 }
 
+}  // namespace
+
+bool JobTracker::AllTerminal() const { return NoneUnfinished(WorkerCounts()); }
+
 bool JobTracker::AllSucceeded() const {
   const TaskCounts c = WorkerCounts();
-  return AllTerminal() && c[static_cast<size_t>(TaskState::kDead)] == 0 &&
+  return NoneUnfinished(c) && c[static_cast<size_t>(TaskState::kDead)] == 0 &&
          c[static_cast<size_t>(TaskState::kCancelled)] == 0;
 }
 
