@@ -120,14 +120,21 @@ class JobContext {
   virtual const std::string& output_dir() const = 0;
   // As TaskContext::OutputPath; in Reduce() only (the reduce task's files
   // are committed with everyone else's), FailedPrecondition elsewhere.
+  // In a Reduce started early (Processor::reduces_early) it waits until
+  // every map task is terminal, and returns Aborted if the run is abandoned.
   virtual StatusOr<std::string> OutputPath(std::string_view name);
 
-  // Task counts at the time of the call.
+  // Task counts at the time of the call (in a Reduce started early: once
+  // every map task is terminal, which they wait for).
   virtual int64_t succeeded_tasks() const = 0;
   virtual int64_t dead_tasks() const = 0;
 
   // Calls `fn` for every succeeded non-reduce task, in task-id order,
   // streaming from the state store (bounded memory whatever the job's size).
+  // In a Reduce started early (Processor::reduces_early), the first call
+  // instead yields each result as its task succeeds, in that order, while
+  // the maps run, and returns once every map task is terminal; Aborted
+  // (after yielding some results) if the run is abandoned.
   virtual Status ForEachResult(
       const std::function<void(const TaskResult&)>& fn) = 0;
   // Convenience: all results at once.
@@ -156,6 +163,19 @@ class Processor {
   virtual Status Process(TaskContext& ctx) = 0;
   // mapreduce only: runs once after every map task succeeded.
   virtual Status Reduce(JobContext& ctx);
+  // mapreduce only, opt-in: true lets the master start Reduce() with the
+  // job, on its first run, so that merging the results overlaps the maps
+  // (as Hadoop's reduce slow-start). ctx.ForEachResult then streams the
+  // results as the map tasks succeed (not in task-id order); the reduce
+  // attempt is recorded as beginning once they are all terminal. If they
+  // do not all succeed, or the job stops first, the run is abandoned
+  // without a record (ForEachResult and OutputPath return Aborted), and
+  // Reduce() runs again, from the state store, whenever the maps are
+  // complete. Return true only if Reduce() does not depend on the
+  // results' order and has no effect outside its JobContext before
+  // ForEachResult returns OK. Retries and resumed or rerun jobs read the
+  // store in task-id order, as without it.
+  virtual bool reduces_early() const { return false; }
   // Runs once after every task (and the reduce) has finished, whatever the
   // outcome; for clean-up and final reporting.
   virtual Status PostProcess(JobContext& ctx);

@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <set>
@@ -108,6 +110,69 @@ class WhoProcessor : public BroadcastProcessor {
   }
 };
 
+// Reduces early (Processor::reduces_early). Map tasks: "last" waits (up
+// to 10 s) until the reduce has taken a result, "fail" fails while
+// g_early_fail is set, "slow" sleeps params.ms; each sets its payload as
+// its result. Reduce records what it took, fails its first call if
+// params.reduce_fails, writes the payloads to ids.txt when the job has an
+// output, and sets "N succeeded: payloads in task order".
+std::atomic<int> g_early_taken{0};
+std::atomic<bool> g_early_fail{false};
+std::atomic<int> g_early_reduce_calls{0};
+std::vector<std::vector<int64_t>> g_early_orders;  // per Reduce call; g_mu
+std::vector<Status> g_early_statuses;              // per Reduce call; g_mu
+class EarlyReduceProcessor : public MapReduceProcessor {
+ public:
+  bool reduces_early() const override { return true; }
+  Status Process(TaskContext& ctx) override {
+    if (ctx.payload() == "fail" && g_early_fail) {
+      return UnavailableError("told to fail");
+    }
+    if (ctx.payload() == "last") {
+      for (int i = 0; i < 10'000 && g_early_taken == 0; ++i) {
+        ctx.SleepFor(std::chrono::milliseconds(1));
+      }
+      ctx.SetResult(g_early_taken > 0 ? "last" : "last-before-any-taken");
+      return OkStatus();
+    }
+    if (ctx.payload() == "slow" &&
+        !ctx.SleepFor(std::chrono::milliseconds(ctx.params().IntOr("ms", 0)))) {
+      return CancelledError("cancelled");
+    }
+    ctx.SetResult(ctx.payload());
+    return OkStatus();
+  }
+  Status Reduce(JobContext& ctx) override {
+    const int call = g_early_reduce_calls.fetch_add(1);
+    std::map<int64_t, std::string> taken;
+    std::vector<int64_t> order;
+    Status s = ctx.ForEachResult([&](const TaskResult& r) {
+      EXPECT_TRUE(taken.emplace(r.task_id, r.result).second)
+          << "task " << r.task_id << " taken twice";
+      order.push_back(r.task_id);
+      ++g_early_taken;
+    });
+    {
+      std::lock_guard<std::mutex> lock(g_mu);
+      g_early_orders.push_back(order);
+      g_early_statuses.push_back(s);
+    }
+    if (!s.ok()) return s;
+    if (call == 0 && ctx.params().IntOr("reduce_fails", 0) != 0) {
+      return UnavailableError("first reduce fails");
+    }
+    std::string all;
+    for (const auto& [id, result] : taken) all += result + " ";
+    if (!ctx.output_dir().empty()) {
+      auto path = ctx.OutputPath("ids.txt");
+      if (!path.ok()) return path.status();
+      std::ofstream(*path) << all;
+    }
+    ctx.SetResult(std::to_string(ctx.succeeded_tasks()) + " succeeded: " + all);
+    return OkStatus();
+  }
+};
+
 const bool kRegistered = [] {
   auto& r = ProcessorRegistry::Global();
   r.Register("lr-sum", [] {
@@ -125,6 +190,9 @@ const bool kRegistered = [] {
   r.Register("lr-who", [] {
      return std::make_unique<WhoProcessor>();
    }).IgnoreError();
+  r.Register("lr-early", [] {
+     return std::make_unique<EarlyReduceProcessor>();
+   }).IgnoreError();
   return true;
 }();
 
@@ -136,7 +204,12 @@ class LocalRunnerTest : public ::testing::Test {
       // Job ids restart at 1 in every test's fresh store.
       std::lock_guard<std::mutex> lock(g_mu);
       g_runs.clear();
+      g_early_orders.clear();
+      g_early_statuses.clear();
     }
+    g_early_taken = 0;
+    g_early_fail = false;
+    g_early_reduce_calls = 0;
     dir_ = std::filesystem::temp_directory_path() /
            ("tg-lr-" + std::to_string(getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -437,6 +510,180 @@ params: {ms: 50}
       std::lock_guard<std::mutex> lock(g_mu);
       EXPECT_EQ((g_runs[std::to_string(job) + "/" + std::to_string(t.id)]), 1);
     }
+  }
+}
+
+// The reduce's log lines, joined.
+std::string ReduceLog(StateStore* store, int64_t job, int64_t task) {
+  auto logs = store->GetLogs(job, task);
+  EXPECT_TRUE(logs.ok()) << logs.status();
+  std::string all;
+  if (logs.ok()) {
+    for (const auto& l : *logs) all += l.line + "\n";
+  }
+  return all;
+}
+
+TEST_F(LocalRunnerTest, EarlyReduceTakesResultsWhileMapsRun) {
+  const std::string out_dir = (dir_ / "out").string();
+  const int64_t job = Submit(R"(
+name: early
+processor: lr-early
+model: mapreduce
+input: {list: [a, b, last, c]}
+output: )" + out_dir + "\n",
+                             2);
+  JobOutcome out = Run(job, 2);
+  EXPECT_EQ(out.state, JobState::kSucceeded) << out.error;
+  // "last" ran until the reduce had taken a result: they overlapped.
+  EXPECT_EQ(out.result, "4 succeeded: a b last c ");
+  auto tasks = Tasks(job);
+  ASSERT_EQ(tasks.size(), 5u);
+  const TaskRecord& reduce = tasks.back();
+  EXPECT_EQ(reduce.stage, "reduce");
+  EXPECT_EQ(reduce.state, TaskState::kSucceeded);
+  EXPECT_EQ(reduce.attempt, 1);
+  // The attempt began once the maps were done.
+  for (size_t i = 0; i + 1 < tasks.size(); ++i) {
+    EXPECT_LE(tasks[i].finished_ms, reduce.started_ms) << tasks[i].id;
+  }
+  EXPECT_NE(ReduceLog(store_.get(), job, reduce.id)
+                .find("started with the job: took 4 result(s)"),
+            std::string::npos);
+  std::ifstream in(out_dir + "/ids.txt");
+  std::string committed((std::istreambuf_iterator<char>(in)),
+                        std::istreambuf_iterator<char>());
+  EXPECT_EQ(committed, "a b last c ");
+  EXPECT_TRUE(std::filesystem::exists(out_dir + "/_SUCCESS"));
+  std::lock_guard<std::mutex> lock(g_mu);
+  ASSERT_EQ(g_early_orders.size(), 1u);
+  EXPECT_EQ(g_early_orders[0].size(), 4u);
+}
+
+TEST_F(LocalRunnerTest, DeadMapAbandonsTheEarlyReduceAndRerunCompletes) {
+  g_early_fail = true;
+  const int64_t job = Submit(R"(
+name: early-dead
+processor: lr-early
+model: mapreduce
+input: {list: [a, fail, b]}
+retry: {max_attempts: 2, backoff: 5ms}
+)",
+                             2);
+  JobOutcome out = Run(job, 2);
+  EXPECT_EQ(out.state, JobState::kFailed);
+  EXPECT_NE(out.error.find("1 task(s) dead"), std::string::npos) << out.error;
+  // The reduce ran, was told it was abandoned, and left no record.
+  auto tasks = Tasks(job);
+  ASSERT_EQ(tasks.size(), 3u);
+  for (const auto& t : tasks) EXPECT_NE(t.stage, "reduce");
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    ASSERT_EQ(g_early_statuses.size(), 1u);
+    EXPECT_EQ(g_early_statuses[0].code(), StatusCode::kAborted)
+        << g_early_statuses[0];
+  }
+  // `rerun --failed`: the reduce now reads the store, in task order, once.
+  g_early_fail = false;
+  auto n = store_->RerunTasks(job, true, {}, kReduceStage);
+  ASSERT_TRUE(n.ok()) << n.status();
+  out = Run(job, 2);
+  EXPECT_EQ(out.state, JobState::kSucceeded) << out.error;
+  EXPECT_EQ(out.result, "3 succeeded: a fail b ");
+  tasks = Tasks(job);
+  ASSERT_EQ(tasks.size(), 4u);
+  EXPECT_EQ(tasks.back().stage, "reduce");
+  EXPECT_EQ(tasks.back().attempt, 1);
+  std::lock_guard<std::mutex> lock(g_mu);
+  ASSERT_EQ(g_early_orders.size(), 2u);
+  EXPECT_EQ(g_early_orders[1], (std::vector<int64_t>{1, 2, 3}));
+}
+
+TEST_F(LocalRunnerTest, InterruptAbandonsTheEarlyReduceAndResumeCompletes) {
+  const int64_t job = Submit(R"(
+name: early-interrupt
+processor: lr-early
+model: mapreduce
+input: {list: [slow, slow, slow, slow, slow, slow, slow, slow]}
+params: {ms: 100}
+)",
+                             1);
+  {
+    LocalRunnerOptions o;
+    o.workers = 1;
+    LocalRunner runner(store_.get(), &ProcessorRegistry::Global(), o);
+    std::thread interrupter([&] {
+      const auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (g_early_taken < 2 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      runner.Interrupt();
+    });
+    auto out = runner.Run(job);
+    interrupter.join();
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out->state, JobState::kRunning);  // interrupted, resumable
+  }
+  for (const auto& t : Tasks(job)) EXPECT_NE(t.stage, "reduce");
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    ASSERT_EQ(g_early_statuses.size(), 1u);
+    EXPECT_EQ(g_early_statuses[0].code(), StatusCode::kAborted);
+    EXPECT_GE(g_early_orders[0].size(), 2u);
+  }
+  JobOutcome out = Run(job, 1);
+  EXPECT_EQ(out.state, JobState::kSucceeded) << out.error;
+  EXPECT_EQ(out.result.substr(0, 12), "8 succeeded:");
+  std::lock_guard<std::mutex> lock(g_mu);
+  ASSERT_EQ(g_early_orders.size(), 2u);
+  EXPECT_EQ(g_early_orders[1].size(), 8u);  // from the store, all of them
+}
+
+TEST_F(LocalRunnerTest, FailedEarlyReduceIsRetriedFromTheStore) {
+  const int64_t job = Submit(R"(
+name: early-retry
+processor: lr-early
+model: mapreduce
+input: {list: [a, b, c]}
+params: {reduce_fails: 1}
+retry: {max_attempts: 2, backoff: 5ms}
+)",
+                             2);
+  JobOutcome out = Run(job, 2);
+  EXPECT_EQ(out.state, JobState::kSucceeded) << out.error;
+  EXPECT_EQ(out.result, "3 succeeded: a b c ");
+  auto tasks = Tasks(job);
+  ASSERT_EQ(tasks.size(), 4u);
+  EXPECT_EQ(tasks.back().stage, "reduce");
+  EXPECT_EQ(tasks.back().attempt, 2);
+  EXPECT_NE(
+      ReduceLog(store_.get(), job, tasks.back().id).find("first reduce fails"),
+      std::string::npos);
+  std::lock_guard<std::mutex> lock(g_mu);
+  ASSERT_EQ(g_early_orders.size(), 2u);
+  EXPECT_EQ(g_early_orders[0].size(), 3u);
+  EXPECT_EQ(g_early_orders[1], (std::vector<int64_t>{1, 2, 3}));
+}
+
+TEST_F(LocalRunnerTest, EarlyReduceFeedOverflowReadsTheRestFromTheStore) {
+  for (const size_t feed_bytes : {size_t{0}, size_t{8}, size_t{30}}) {
+    const int64_t job = Submit(R"(
+name: early-overflow
+processor: lr-early
+model: mapreduce
+input: {list: [a, b, c, d, e, f, g, h, i, j]}
+)",
+                               2);
+    LocalRunnerOptions o;
+    o.workers = 2;
+    o.master.reduce_feed_bytes = feed_bytes;  // "map" + "x": 4 bytes each
+    LocalRunner runner(store_.get(), &ProcessorRegistry::Global(), o);
+    auto out = runner.Run(job);
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out->state, JobState::kSucceeded) << out->error;
+    // Every result exactly once (the reduce also checks for repeats).
+    EXPECT_EQ(out->result, "10 succeeded: a b c d e f g h i j ") << feed_bytes;
   }
 }
 

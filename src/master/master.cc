@@ -24,21 +24,39 @@
 namespace taskgrid {
 namespace {
 
+// How a Reduce started early (Processor::reduces_early) gets its results
+// and, once the maps are terminal, its attempt (Master::NextFedResults,
+// Master::BeginEarlyReduce).
+struct EarlyReduceFeed {
+  std::function<bool(std::vector<TaskResult>*, bool*)> next;
+  std::function<std::optional<std::pair<TaskRef, TaskCounts>>()> begin;
+};
+
+constexpr char kAbandoned[] =
+    "the reduce started with the job was abandoned: not every map task "
+    "succeeded, or the job stopped";
+
 // The JobContext that Reduce() and PostProcess() see.
 class JobContextImpl : public JobContext {
  public:
-  // `output_attempt_dir`: where OutputPath() puts files ("" = not here).
+  // `ref`: the reduce attempt this context runs (its files go to that
+  // attempt's directory); nullopt for PostProcess, or for a Reduce started
+  // early, whose attempt `early` begins.
   JobContextImpl(const JobDefinition& def, StateStore* store,
                  StoreWriter* writer, const TaskCounts& counts,
                  const std::atomic<bool>* cancelled, Clock* clock,
-                 std::string output_attempt_dir)
+                 std::optional<TaskRef> ref,
+                 const EarlyReduceFeed* early = nullptr)
       : def_(def),
         store_(store),
         writer_(writer),
-        counts_(counts),
         cancelled_(cancelled),
         clock_(clock),
-        attempt_dir_(std::move(output_attempt_dir)) {}
+        early_(early),
+        counts_(counts),
+        started_ms_(clock->NowMs()) {
+    if (ref) SetAttempt(*ref);
+  }
 
   int64_t job_id() const override { return def_.job_id; }
   const std::string& job_name() const override { return def_.name; }
@@ -49,6 +67,7 @@ class JobContextImpl : public JobContext {
       return FailedPreconditionError(
           "the job has no output directory (set `output:` in its spec)");
     }
+    if (!Begun()) return AbortedError(kAbandoned);
     if (attempt_dir_.empty()) {
       return FailedPreconditionError("OutputPath is available in Reduce only");
     }
@@ -63,19 +82,42 @@ class JobContextImpl : public JobContext {
     return attempt_dir_ + "/" + std::string(name);
   }
   int64_t succeeded_tasks() const override {
+    Begun();
     return counts_[static_cast<size_t>(TaskState::kSucceeded)];
   }
   int64_t dead_tasks() const override {
+    Begun();
     return counts_[static_cast<size_t>(TaskState::kDead)];
   }
   Status ForEachResult(
       const std::function<void(const TaskResult&)>& fn) override {
+    // The first call of a Reduce started early takes what is fed to it,
+    // then (if the feed overflowed) the rest from the store.
+    std::vector<int64_t> taken;
+    if (early_ != nullptr && !streamed_) {
+      streamed_ = true;
+      std::vector<TaskResult> batch;
+      bool complete = true;
+      while (early_->next(&batch, &complete)) {
+        for (const TaskResult& r : batch) {
+          taken.push_back(r.task_id);
+          fn(r);
+        }
+        batch.clear();
+      }
+      fed_ = static_cast<int64_t>(taken.size());
+      if (!Begun()) return AbortedError(kAbandoned);
+      if (complete) return OkStatus();
+      std::sort(taken.begin(), taken.end());
+    }
+    if (!Begun()) return AbortedError(kAbandoned);
     // Results reach the store by group commit: make them all durable first.
     RETURN_IF_ERROR(writer_->Flush());
     TaskResult r;
     return store_->ForEachResult(
         def_.job_id, kReduceStage,
         [&](int64_t id, const std::string& stage, const std::string& result) {
+          if (std::binary_search(taken.begin(), taken.end(), id)) return;
           r.task_id = id;
           r.stage = stage;
           r.result = result;
@@ -89,20 +131,59 @@ class JobContextImpl : public JobContext {
   bool cancelled() const override { return cancelled_->load(); }
   void SetResult(std::string result) override { result_ = std::move(result); }
 
+  // A Reduce started early: waits for the maps to be terminal and begins
+  // its attempt, once; false if the run is abandoned. True otherwise.
+  bool Begun() const {
+    if (early_ == nullptr || begin_called_) return !abandoned_;
+    begin_called_ = true;
+    auto begun = early_->begin();
+    abandoned_ = !begun.has_value();
+    if (abandoned_) return false;
+    counts_ = begun->second;
+    SetAttempt(begun->first);
+    started_ms_ = clock_->NowMs();
+    if (fed_ > 0) {
+      logs_.push_back({started_ms_, static_cast<int>(LogLevel::kInfo),
+                       "started with the job: took " + std::to_string(fed_) +
+                           " result(s) as their map tasks succeeded"});
+    }
+    return true;
+  }
+  // When the attempt began: at construction, or when a Reduce started
+  // early began.
+  int64_t started_ms() const { return started_ms_; }
+  // The attempt this context ran (valid once Begun()).
+  const TaskRef& ref() const { return ref_; }
   std::vector<ReportedLog>& logs() { return logs_; }
   std::string& result() { return result_; }
   bool wrote_outputs() const { return wrote_outputs_; }
   const std::string& attempt_dir() const { return attempt_dir_; }
 
  private:
+  void SetAttempt(const TaskRef& ref) const {
+    ref_ = ref;
+    if (!def_.output.empty()) {
+      attempt_dir_ =
+          AttemptOutputDir(def_.output, def_.job_id, ref.task_id, ref.attempt);
+    }
+  }
+
   const JobDefinition& def_;
   StateStore* const store_;
   StoreWriter* const writer_;
-  const TaskCounts counts_;
   const std::atomic<bool>* cancelled_;
   Clock* const clock_;
-  const std::string attempt_dir_;
-  std::vector<ReportedLog> logs_;
+  const EarlyReduceFeed* const early_;
+  // Known at construction, or once a Reduce started early begins.
+  mutable TaskCounts counts_;
+  mutable TaskRef ref_;
+  mutable std::string attempt_dir_;
+  mutable int64_t started_ms_;
+  mutable bool begin_called_ = false;
+  mutable bool abandoned_ = false;
+  bool streamed_ = false;
+  int64_t fed_ = 0;
+  mutable std::vector<ReportedLog> logs_;
   std::string result_;
   bool wrote_outputs_ = false;
 };
@@ -237,9 +318,17 @@ Status Master::Start(int64_t job_id,
   }
   tracker->SetNextTaskId(job.next_task_id);
   tracker->MaybeStartShuffleReduce();
+  if (spec_.model == Model::kMapReduce && !tracker->has_reduce_task() &&
+      std::none_of(counts.begin(), counts.end(), [](const StageCounts& c) {
+        return c.counts[static_cast<size_t>(TaskState::kSucceeded)] > 0;
+      })) {
+    const auto proc = registry_->Create(spec_.processor);
+    early_reduce_ = proc != nullptr && proc->reduces_early();
+  }
   std::lock_guard<std::mutex> lock(mu_);
   tracker_ = std::move(tracker);
   phase_ = Phase::kRunning;
+  if (early_reduce_) feed_state_ = Feed::kOpen;
   WakeWorkersLocked();
   return OkStatus();
 }
@@ -379,34 +468,39 @@ Status Master::LoadTerminalReduce(const std::vector<StageCounts>& counts,
   return OkStatus();
 }
 
-bool Master::RunReduce(std::unique_lock<std::mutex>& lock,
-                       std::string* result) {
-  switch (tracker_->state_of(tracker_->EnsureReduceTask())) {
-    case TaskState::kSucceeded:  // loaded so (LoadTerminalReduce)
-      *result = stored_reduce_result_;
-      return true;
-    case TaskState::kDead:
-    case TaskState::kCancelled:
-      return false;
-    default:
-      break;
+Master::ReduceEnd Master::RunReduce(std::unique_lock<std::mutex>& lock,
+                                    std::string* result, bool early) {
+  if (!early) {
+    switch (tracker_->state_of(tracker_->EnsureReduceTask())) {
+      case TaskState::kSucceeded:  // loaded so (LoadTerminalReduce)
+        *result = stored_reduce_result_;
+        return ReduceEnd::kSucceeded;
+      case TaskState::kDead:
+      case TaskState::kCancelled:
+        return ReduceEnd::kDead;
+      default:
+        break;
+    }
   }
+  const EarlyReduceFeed feed{
+      [this](std::vector<TaskResult>* batch, bool* complete) {
+        return NextFedResults(batch, complete);
+      },
+      [this] { return BeginEarlyReduce(); }};
   std::atomic<bool> cancelled{false};
   while (true) {
-    if (interrupted_ || !writer_error_.ok()) return false;
-    const TaskRef ref = tracker_->StartReduce();
-    Metrics().tasks_dispatched->Add(1);
-    const TaskCounts counts = tracker_->counts();
+    if (interrupted_ || !writer_error_.ok()) return ReduceEnd::kNotRun;
+    std::optional<TaskRef> ref;
+    TaskCounts counts{};
+    if (!early) {
+      ref = tracker_->StartReduce();
+      Metrics().tasks_dispatched->Add(1);
+      counts = tracker_->counts();
+    }
     lock.unlock();
     JobContextImpl ctx(definition_, store_, writer_.get(), counts, &cancelled,
-                       clock_,
-                       definition_.output.empty()
-                           ? std::string()
-                           : AttemptOutputDir(definition_.output, job_id_,
-                                              ref.task_id, ref.attempt));
+                       clock_, ref, early ? &feed : nullptr);
     TaskReport report;
-    report.ref = ref;
-    report.started_ms = clock_->NowMs();
     Status s = Guarded([&] {
       auto proc = registry_->Create(spec_.processor);
       if (proc == nullptr) {
@@ -415,6 +509,20 @@ bool Master::RunReduce(std::unique_lock<std::mutex>& lock,
       }
       return proc->Reduce(ctx);
     });
+    if (early) {
+      // It takes no more results. Whatever it did, the run is an attempt
+      // only if the maps all succeed (it may have returned before they
+      // were done).
+      lock.lock();
+      feed_state_ = Feed::kClosed;
+      feed_ = {};
+      feed_bytes_ = 0;
+      lock.unlock();
+      if (!ctx.Begun()) {
+        lock.lock();
+        return ReduceEnd::kNotRun;
+      }
+    }
     if (s.ok() && ctx.wrote_outputs()) {
       auto sealed = SealAttemptOutputs(ctx.attempt_dir());
       if (sealed.ok()) {
@@ -426,6 +534,8 @@ bool Master::RunReduce(std::unique_lock<std::mutex>& lock,
     if (!s.ok() && ctx.wrote_outputs()) {
       DiscardAttemptOutputs(ctx.attempt_dir());
     }
+    report.ref = ctx.ref();
+    report.started_ms = ctx.started_ms();
     report.finished_ms = clock_->NowMs();
     report.ok = s.ok();
     report.error = s.ok() ? "" : s.ToString();
@@ -434,21 +544,63 @@ bool Master::RunReduce(std::unique_lock<std::mutex>& lock,
     const int64_t started_ms = report.started_ms;
     const int64_t finished_ms = report.finished_ms;
     lock.lock();
+    early = false;
     const bool accepted =
         tracker_->OnReport(std::move(report), kMasterWorkerId);
-    const TaskState st = tracker_->state_of(ref.task_id);
+    const TaskState st = tracker_->state_of(ctx.ref().task_id);
     if (accepted) OutcomeMetrics().Add(st, started_ms, finished_ms);
     if (st == TaskState::kSucceeded) {
       *result = ctx.result();
-      return true;
+      return ReduceEnd::kSucceeded;
     }
-    if (st == TaskState::kDead) return false;
+    if (st == TaskState::kDead) return ReduceEnd::kDead;
     // Failed, will retry: wait out the backoff (interruptible).
     const int64_t backoff =
-        tracker_->Backoff(tracker_->used_attempts_of(ref.task_id));
+        tracker_->Backoff(tracker_->used_attempts_of(ctx.ref().task_id));
     state_cv_.wait_for(lock, std::chrono::milliseconds(backoff),
                        [&] { return interrupted_ || !writer_error_.ok(); });
   }
+}
+
+void Master::FeedLocked(TaskResult r) {
+  const size_t bytes = r.stage.size() + r.result.size();
+  if (feed_bytes_ + bytes > options_.reduce_feed_bytes) {
+    feed_state_ = Feed::kOverflowed;  // this one and the rest: the store
+  } else {
+    feed_bytes_ += bytes;
+    feed_.push_back(std::move(r));
+  }
+  state_cv_.notify_all();
+}
+
+bool Master::NextFedResults(std::vector<TaskResult>* batch, bool* complete) {
+  std::unique_lock<std::mutex> lock(mu_);
+  state_cv_.wait(lock, [&] {
+    return !feed_.empty() || feed_state_ != Feed::kOpen || interrupted_ ||
+           !writer_error_.ok() || tracker_->AllTerminal();
+  });
+  if (interrupted_ || !writer_error_.ok()) return false;
+  if (!feed_.empty()) {
+    batch->swap(feed_);
+    feed_bytes_ = 0;
+    return true;
+  }
+  *complete = feed_state_ != Feed::kOverflowed;
+  return false;
+}
+
+std::optional<std::pair<TaskRef, TaskCounts>> Master::BeginEarlyReduce() {
+  std::unique_lock<std::mutex> lock(mu_);
+  state_cv_.wait(lock, [&] {
+    return interrupted_ || !writer_error_.ok() || tracker_->AllTerminal();
+  });
+  if (interrupted_ || !writer_error_.ok() || !tracker_->AllSucceeded()) {
+    return std::nullopt;
+  }
+  tracker_->EnsureReduceTask();
+  const TaskRef ref = tracker_->StartReduce();
+  Metrics().tasks_dispatched->Add(1);
+  return std::make_pair(ref, tracker_->counts());
 }
 
 Status Master::CommitOutputs(std::unique_lock<std::mutex>& lock,
@@ -501,7 +653,7 @@ Status Master::RunPostProcess(std::unique_lock<std::mutex>& lock) {
   const TaskCounts counts = tracker_->counts();
   lock.unlock();
   JobContextImpl ctx(definition_, store_, writer_.get(), counts, &cancelled,
-                     clock_, /*output_attempt_dir=*/"");
+                     clock_, /*ref=*/std::nullopt);
   Status s = Guarded([&] {
     auto proc = registry_->Create(spec_.processor);
     if (proc == nullptr) {
@@ -520,6 +672,11 @@ Status Master::RunPostProcess(std::unique_lock<std::mutex>& lock) {
 StatusOr<JobOutcome> Master::Wait() {
   std::unique_lock<std::mutex> lock(mu_);
   if (!tracker_) return FailedPreconditionError("Master::Wait before Start");
+  // A Reduce that starts with the job runs now, taking results as the
+  // maps report them; it ends once they are all terminal.
+  std::string result;
+  ReduceEnd early = ReduceEnd::kNotRun;
+  if (early_reduce_) early = RunReduce(lock, &result, /*early=*/true);
   state_cv_.wait(lock, [&] {
     return interrupted_ || !writer_error_.ok() || tracker_->AllTerminal();
   });
@@ -550,11 +707,13 @@ StatusOr<JobOutcome> Master::Wait() {
     return finish(OutcomeLocked(JobState::kRunning, "interrupted"));
   }
   // Every task is terminal.
-  std::string result;
   std::string error;
   bool ok = tracker_->AllSucceeded();
   if (ok && spec_.model == Model::kMapReduce) {
-    ok = RunReduce(lock, &result);
+    const ReduceEnd end = early != ReduceEnd::kNotRun
+                              ? early
+                              : RunReduce(lock, &result, /*early=*/false);
+    ok = end == ReduceEnd::kSucceeded;
     if (!ok) error = "reduce failed";
     if (interrupted_ || !writer_error_.ok()) {
       lock.unlock();
@@ -693,6 +852,13 @@ StatusOr<ReportResponse> Master::Report(const std::string& worker_id,
         phase_ == Phase::kRunning) {
       OnLostMapOutputsLocked(r);
     }
+    // A Reduce started early gets a copy of each map result (the report's
+    // goes to the store writer).
+    std::optional<TaskResult> fed;
+    if (feed_state_ == Feed::kOpen && r.ok && phase_ == Phase::kRunning &&
+        tracker_->stage_of(task_id) != kReduceStage) {
+      fed = TaskResult{task_id, tracker_->stage_of(task_id), r.result};
+    }
     std::optional<shuffle::MapOutputRef> map_output;
     if (shuffle_ && r.ok && phase_ == Phase::kRunning &&
         tracker_->stage_of(task_id) != kReduceStage) {
@@ -707,6 +873,9 @@ StatusOr<ReportResponse> Master::Report(const std::string& worker_id,
     const bool ok = phase_ == Phase::kRunning &&
                     tracker_->OnReport(std::move(r), worker_id);
     if (ok) metrics.Add(tracker_->state_of(task_id), started_ms, finished_ms);
+    if (ok && fed && tracker_->state_of(task_id) == TaskState::kSucceeded) {
+      FeedLocked(*std::move(fed));
+    }
     if (ok && map_output &&
         tracker_->state_of(task_id) == TaskState::kSucceeded) {
       shuffle_->Set(task_id, *std::move(map_output));

@@ -21,7 +21,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
@@ -60,6 +62,11 @@ struct MasterOptions {
   // waiting fetches. Called with the master's lock held: must not call
   // back into the master.
   std::function<void()> on_work;
+  // A Reduce started with the job (Processor::reduces_early) is handed
+  // each map task's result in memory as the task succeeds, up to this many
+  // bytes it has not taken yet; past that it reads the rest from the store
+  // once the maps are done (bounded memory whatever the job's size).
+  size_t reduce_feed_bytes = size_t{64} << 20;
 };
 
 struct JobOutcome {
@@ -122,10 +129,28 @@ class Master : public MasterService {
 
   void OnWriterError(const Status& s);
   void WakeWorkersLocked();
-  // Runs Reduce (mapreduce, everything succeeded) with retries; returns
-  // false if it ended dead. A reduce that succeeded before (a resumed
-  // crash after it) is not run again: its stored result is taken.
-  bool RunReduce(std::unique_lock<std::mutex>& lock, std::string* result);
+  enum class ReduceEnd { kSucceeded, kDead, kNotRun };
+  // Runs Reduce (mapreduce, everything succeeded) with retries. A reduce
+  // that succeeded before (a resumed crash after it) is not run again: its
+  // stored result is taken. kNotRun: the job stopped (interrupted, store
+  // lost) first. `early`: called as the job starts (Processor::
+  // reduces_early): the first attempt runs on the results as they are
+  // fed, and begins only once the maps are terminal; kNotRun if it was
+  // abandoned then (not every map task succeeded, or the job stopped).
+  ReduceEnd RunReduce(std::unique_lock<std::mutex>& lock, std::string* result,
+                      bool early);
+  // A map task succeeded with `r`: fed to a Reduce started early (or,
+  // past options_.reduce_feed_bytes, the feed overflows).
+  void FeedLocked(TaskResult r);
+  // A Reduce started early, from its own thread (mu_ not held): moves the
+  // results fed so far into *batch, waiting for one; false once no more
+  // will be fed (the maps are terminal or the job stopped; *complete false
+  // if the feed overflowed, so that the rest is only in the store).
+  bool NextFedResults(std::vector<TaskResult>* batch, bool* complete);
+  // A Reduce started early: waits until every map task is terminal, then
+  // begins the reduce attempt and returns it with the counts at that time;
+  // nullopt if the maps did not all succeed or the job stopped.
+  std::optional<std::pair<TaskRef, TaskCounts>> BeginEarlyReduce();
   // At Start: the mapreduce reduce task if the store holds it as terminal,
   // into `tracker` (and its result into stored_reduce_result_).
   Status LoadTerminalReduce(const std::vector<StageCounts>& counts,
@@ -172,6 +197,16 @@ class Master : public MasterService {
   // The result of a reduce task that had succeeded before this master
   // (resumed after a crash while committing); set at Start.
   std::string stored_reduce_result_;
+  // Set at Start: the processor reduces early and this is the job's first
+  // run (no reduce task yet, no task succeeded), so every map result will
+  // pass through Report.
+  bool early_reduce_ = false;
+  // The feed of a Reduce started early: results of map tasks that
+  // succeeded, not yet taken, and their bytes. Guarded by mu_.
+  enum class Feed { kClosed, kOpen, kOverflowed };
+  Feed feed_state_ = Feed::kClosed;
+  std::vector<TaskResult> feed_;
+  size_t feed_bytes_ = 0;
 };
 
 }  // namespace taskgrid

@@ -1363,7 +1363,11 @@ struct ResultReducer::Impl {
       Sections sections;
     };
     std::vector<Group> groups;
+    Status status;  // of indexing it
   };
+  // Decompresses and checks `src`, noting its groups' sections; `buffer`
+  // is scratch space.
+  static void Index(Source* src, std::string* buffer);
   struct Run {
     const Source* source;
     Sections sections;
@@ -1380,6 +1384,7 @@ struct ResultReducer::Impl {
 
   std::deque<Source> sources;  // a deque: runs point into it
   std::map<LogKey, Group> groups;
+  std::string scratch;  // Add's
 };
 
 namespace {
@@ -1484,10 +1489,29 @@ Status ResultReducer::Impl::Reduce(const LogKey& key, const Group& g,
 ResultReducer::ResultReducer() : impl_(std::make_unique<Impl>()) {}
 ResultReducer::~ResultReducer() = default;
 
+void ResultReducer::Impl::Index(Source* src, std::string* buffer) {
+  src->status = [&]() -> Status {
+    ASSIGN_OR_RETURN(const std::string_view bytes,
+                     ResultCodec::Expand(src->raw, buffer));
+    const auto at = [&](std::string_view v) {
+      return static_cast<size_t>(v.data() - bytes.data());
+    };
+    return ResultCodec::Scan(bytes, [&](const ResultGroup& g) {
+      Source::Group& group = src->groups.emplace_back();
+      group.key = LogKey{std::string(g.domain), std::string(g.hour)};
+      std::copy(std::begin(g.counts), std::end(g.counts), group.counts);
+      group.sections =
+          Sections{at(g.ipv4),  g.ipv4.size(), at(g.ipv6), g.ipv6.size(),
+                   at(g.other), g.n_other,     at(g.urls), g.n_urls};
+    });
+  }();
+}
+
 void ResultReducer::Add(int64_t task_id, std::string_view stage,
                         std::string_view result) {
-  impl_->sources.push_back(
+  Impl::Source& src = impl_->sources.emplace_back(
       Impl::Source{task_id, std::string(stage), std::string(result), {}});
+  Impl::Index(&src, &impl_->scratch);
 }
 
 namespace {
@@ -1522,35 +1546,17 @@ void ParallelFor(size_t n, int threads, std::vector<Status>* status, F&& f) {
 }  // namespace
 
 StatusOr<ResultReducer::Output> ResultReducer::Finish(size_t top, int threads) {
-  // Each result decompressed and checked, in parallel, its groups' sections
-  // noted; then the runs filed under their keys, in task order.
+  // The runs filed under their keys, in task order (whatever order the
+  // results were added in).
   threads = std::max(threads, 1);
-  std::vector<std::vector<std::string>> buffers(static_cast<size_t>(threads));
   std::deque<Impl::Source>& sources = impl_->sources;
-  std::vector<Status> status;
-  ParallelFor(
-      sources.size(), threads, &status, [&](size_t i, int worker) -> Status {
-        Impl::Source& src = sources[i];
-        std::vector<std::string>& mine = buffers[static_cast<size_t>(worker)];
-        if (mine.empty()) mine.resize(1);
-        ASSIGN_OR_RETURN(const std::string_view bytes,
-                         ResultCodec::Expand(src.raw, &mine[0]));
-        const auto at = [&](std::string_view v) {
-          return static_cast<size_t>(v.data() - bytes.data());
-        };
-        return ResultCodec::Scan(bytes, [&](const ResultGroup& g) {
-          Impl::Source::Group& group = src.groups.emplace_back();
-          group.key = LogKey{std::string(g.domain), std::string(g.hour)};
-          std::copy(std::begin(g.counts), std::end(g.counts), group.counts);
-          group.sections = Impl::Sections{
-              at(g.ipv4),  g.ipv4.size(), at(g.ipv6), g.ipv6.size(),
-              at(g.other), g.n_other,     at(g.urls), g.n_urls};
-        });
-      });
-  for (size_t i = 0; i < sources.size(); ++i) {
-    Impl::Source& src = sources[i];
-    if (!status[i].ok()) {
-      return status[i].WithPrefix(
+  std::stable_sort(sources.begin(), sources.end(),
+                   [](const Impl::Source& a, const Impl::Source& b) {
+                     return a.task_id < b.task_id;
+                   });
+  for (Impl::Source& src : sources) {
+    if (!src.status.ok()) {
+      return src.status.WithPrefix(
           fmt::format("result of task {} ({})", src.task_id, src.stage));
     }
     for (Impl::Source::Group& g : src.groups) {
@@ -1564,6 +1570,8 @@ StatusOr<ResultReducer::Output> ResultReducer::Finish(size_t top, int threads) {
   std::vector<std::pair<const LogKey*, const Impl::Group*>> groups;
   for (const auto& [key, g] : impl_->groups) groups.emplace_back(&key, &g);
   std::vector<GroupRow> rows(groups.size());
+  std::vector<std::vector<std::string>> buffers(static_cast<size_t>(threads));
+  std::vector<Status> status;
   ParallelFor(groups.size(), threads, &status, [&](size_t i, int worker) {
     return impl_->Reduce(*groups[i].first, *groups[i].second, top,
                          &buffers[static_cast<size_t>(worker)], &rows[i]);

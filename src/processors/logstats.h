@@ -237,9 +237,9 @@ std::string TopUrlsCsv(const Merged& merged, size_t top);
 // same results merged with MergeResult.
 //
 // Memory: a copy of every result added, as stored (compressed; they are
-// read from the state store one at a time), plus per thread the
-// uncompressed results of the group it merges (reused from group to group),
-// plus `top` URLs per group.
+// read from the state store, or fed by the master, one at a time), an index
+// of its groups, plus per thread the uncompressed results of the group it
+// merges (reused from group to group), plus `top` URLs per group.
 //
 // Thread-safety: one thread at a time (Finish uses threads of its own).
 class ResultReducer {
@@ -247,7 +247,9 @@ class ResultReducer {
   ResultReducer();
   ~ResultReducer();
 
-  // Keeps a copy of one map task's result (checked by Finish).
+  // Keeps a copy of one map task's result, decompressing and checking it
+  // now (so that a reduce fed results as the maps succeed does it while
+  // they run); Finish reports what was wrong with it.
   void Add(int64_t task_id, std::string_view stage, std::string_view result);
 
   struct Output {
@@ -257,10 +259,10 @@ class ResultReducer {
     int64_t malformed = 0;
     size_t groups = 0;
   };
-  // Decompresses and checks the results, then merges each group, each step
-  // on up to `threads` threads. DataLoss, prefixed with the task ("result
-  // of task N (stage): ...") and giving the byte offset, for the first
-  // result (in the order added) that is not well formed, or whose runs do
+  // Merges each group, on up to `threads` threads; the order the results
+  // were added in does not matter. DataLoss, prefixed with the task
+  // ("result of task N (stage): ...") and giving the byte offset, for the
+  // first result (by task id) that is not well formed, or whose runs do
   // not strictly ascend (which SerializeResult never writes; the message
   // also names the group).
   StatusOr<Output> Finish(size_t top, int threads);
@@ -281,8 +283,9 @@ Status WriteOutput(JobContext& ctx, std::string_view name,
 // split's lines, aggregates them under PathKey(path) and sets
 // SerializeResult() as its result. It fails with the reader's error (which
 // names the file and the byte offset) on unreadable or corrupt input, and
-// with PathKey's error on a path outside the layout. Reduce merges every
-// result (ResultReducer, one thread per core up to 8) and writes summary.csv
+// with PathKey's error on a path outside the layout. Reduce starts with the
+// job (reduces_early), takes the results as the map tasks succeed, merges
+// them (ResultReducer, one thread per core up to 8) and writes summary.csv
 // and top_urls.csv; params.top (default 10, >= 0) is the number of rows per
 // (domain, hour) in top_urls.csv. The job's
 // result is a one-line summary: "N lines, M malformed, K (domain,hour)
@@ -293,6 +296,9 @@ class LogStatsProcessor : public MapReduceProcessor {
  public:
   Status Process(TaskContext& ctx) override;
   Status Reduce(JobContext& ctx) override;
+  // The merge does not depend on the results' order, and nothing leaves
+  // the reduce before it has them all.
+  bool reduces_early() const override { return true; }
 };
 
 std::unique_ptr<Processor> NewLogStatsProcessor();

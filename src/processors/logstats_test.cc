@@ -737,11 +737,14 @@ TEST(Results, CorruptCompressedResultsAreDataLossNeverACrash) {
 // ---------------------------------------------------------------------------
 // ResultReducer
 
-// The reducer's outputs over `results` (task ids 1, 2, ...).
+// The reducer's outputs over `results` (task ids 1, 2, ...), added in
+// task order or (as a reduce started early takes them) the reverse.
 StatusOr<ResultReducer::Output> Reduce(const std::vector<std::string>& results,
-                                       size_t top, int threads) {
+                                       size_t top, int threads,
+                                       bool reversed = false) {
   ResultReducer r;
-  for (size_t i = 0; i < results.size(); ++i) {
+  for (size_t k = 0; k < results.size(); ++k) {
+    const size_t i = reversed ? results.size() - 1 - k : k;
     r.Add(static_cast<int64_t>(i + 1), "map", results[i]);
   }
   return r.Finish(top, threads);
@@ -785,7 +788,7 @@ TEST(ResultReducer, EqualsMergingIntoHashTablesOnRandomResults) {
     }
     for (const size_t top : {0, 1, 3, 10, 100000}) {
       for (const int threads : {1, 3}) {
-        const auto out = Reduce(results, top, threads);
+        const auto out = Reduce(results, top, threads, /*reversed=*/top == 3);
         ASSERT_TRUE(out.ok()) << out.status();
         EXPECT_EQ(out->summary_csv, SummaryCsv(oracle)) << round;
         EXPECT_EQ(out->top_urls_csv, TopUrlsCsv(oracle, top))
@@ -836,9 +839,9 @@ TEST(ResultReducer, CorruptResultIsDataLossNamingTheTask) {
   const std::string bytes = SerializeResult(Sample());
   for (size_t n = 0; n < bytes.size(); ++n) {
     ResultReducer r;
+    r.Add(8, "map", "X");  // also bad: the first bad one by id is reported
     r.Add(1, "map", bytes);
     r.Add(7, "map", bytes.substr(0, n));
-    r.Add(8, "map", "X");  // also bad: the first bad one is reported
     const auto out = r.Finish(10, 2);
     ASSERT_FALSE(out.ok()) << n;
     EXPECT_EQ(out.status().code(), StatusCode::kDataLoss) << n;
