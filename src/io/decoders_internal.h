@@ -72,8 +72,10 @@ std::unique_ptr<ReadStream> WrapGzip(GzipImpl impl,
 // need more fail with ResourceExhausted.
 inline constexpr int kZstdWindowLogMax = 27;                  // 128 MiB
 inline constexpr uint64_t kXzMemLimit = uint64_t{256} << 20;  // 256 MiB
-// Size of a decoder's compressed-input buffer.
-inline constexpr size_t kDecoderInputBuffer = size_t{1} << 20;
+// Size of a decoder's compressed-input buffer: small enough to leave the
+// core's L2 cache to the decoded text and the processor's tables (see
+// SplitLineReader::Open).
+inline constexpr size_t kDecoderInputBuffer = size_t{128} << 10;
 
 }  // namespace taskgrid::io_internal
 
