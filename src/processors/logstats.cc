@@ -16,6 +16,7 @@
 #include <deque>
 #include <filesystem>
 #include <limits>
+#include <stdexcept>
 #include <thread>
 
 #include "core/status_macros.h"
@@ -233,10 +234,11 @@ inline bool SameBytes(const char* a, const char* b, size_t n) {
 }
 
 // String -> count, open addressing (linear probing, load <= 3/4). A slot is
-// 16 bytes (a 32-bit hash tag, the key's length and where its record
-// starts); the record, in one arena, is the count followed by the key bytes,
-// so a hit touches the slot and one record. The arena is an append-only
-// buffer addressed by offset, so its growth moves nothing slots point to.
+// 8 bytes (a 32-bit hash tag and the arena word where its record starts);
+// the record, in one arena, is the count, the key's length (32 bits) and
+// the key bytes, so a hit touches the slot and one record. The arena is an
+// append-only buffer addressed by word, so its growth moves nothing slots
+// point to (2^32 words: 32 GiB, beyond any task's memory).
 // Load 3/4 rather than 1/2: the smaller table stays in the core's L2 cache
 // more often, and most lookups are hits, which probe ~2.5 slots there
 // (4% of the logstats job: bench/logstats_alternate.sh).
@@ -260,12 +262,11 @@ class StringCounter {
       Slot& s = slots_[i];
       if (s.record == kEmpty) {
         s.tag = tag;
-        s.length = static_cast<uint32_t>(key.size());
         s.record = NewRecord(key, n);
         ++used_;
         return;
       }
-      if (s.tag == tag && s.length == key.size() &&
+      if (s.tag == tag && Length(s) == key.size() &&
           SameBytes(KeyBytes(s), key.data(), key.size())) {
         *CountOf(s) += static_cast<uint64_t>(n);
         return;
@@ -287,11 +288,10 @@ class StringCounter {
   }
 
  private:
-  static constexpr uint64_t kEmpty = ~uint64_t{0};
+  static constexpr uint32_t kEmpty = ~uint32_t{0};
   struct Slot {
     uint32_t tag = 0;          // the hash's upper half
-    uint32_t length = 0;       // of the key
-    uint64_t record = kEmpty;  // index of the record's first arena word
+    uint32_t record = kEmpty;  // index of the record's first arena word
   };
 
   // The first slot a key probes: the top bits of its tag, so that Grow
@@ -301,22 +301,34 @@ class StringCounter {
   // it being nearly sorted).
   size_t Home(uint32_t tag) const { return tag >> home_shift_; }
 
-  uint64_t NewRecord(std::string_view key, int64_t n) {
-    const uint64_t at = arena_.size();
-    arena_.resize(at + 1 + (key.size() + 7) / 8);
+  uint32_t NewRecord(std::string_view key, int64_t n) {
+    const size_t at = arena_.size();
+    const size_t words = 1 + (4 + key.size() + 7) / 8;
+    if (at + words > kEmpty || key.size() > ~uint32_t{0}) {
+      throw std::length_error("logstats: string table over 32 GiB");
+    }
+    arena_.resize(at + words);
     arena_[at] = static_cast<uint64_t>(n);
-    std::memcpy(arena_.data() + at + 1, key.data(), key.size());
-    return at;
+    const auto length = static_cast<uint32_t>(key.size());
+    char* p = reinterpret_cast<char*>(arena_.data() + at + 1);
+    std::memcpy(p, &length, 4);
+    std::memcpy(p + 4, key.data(), key.size());
+    return static_cast<uint32_t>(at);
+  }
+  uint32_t Length(const Slot& s) const {
+    uint32_t length;
+    std::memcpy(&length, arena_.data() + s.record + 1, 4);
+    return length;
   }
   const char* KeyBytes(const Slot& s) const {
-    return reinterpret_cast<const char*>(arena_.data() + s.record + 1);
+    return reinterpret_cast<const char*>(arena_.data() + s.record + 1) + 4;
   }
   uint64_t* CountOf(const Slot& s) { return &arena_[s.record]; }
   int64_t Count(const Slot& s) const {
     return static_cast<int64_t>(arena_[s.record]);
   }
   std::string_view Key(const Slot& s) const {
-    return std::string_view(KeyBytes(s), s.length);
+    return std::string_view(KeyBytes(s), Length(s));
   }
   void Grow() {
     std::vector<Slot> old = std::move(slots_);
