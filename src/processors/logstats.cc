@@ -665,7 +665,8 @@ void HourStats::AddLineWithSlack(std::string_view line) {
   logstats_internal::FastFields f;
   if (logstats_internal::FastParseLine(line, &f)) {
     Count(f.remote_addr, f.url, f.status, f.body_bytes,
-          line.data() + line.size() + kLineReadSlack);
+          line.data() + line.size() + kLineReadSlack,
+          f.is_ipv4 ? &f.ipv4 : nullptr);
   } else {
     AddRecord(line);  // not AddLine: one '\r' only is stripped
   }
@@ -721,7 +722,8 @@ void HourStats::Add(const ParsedLine& line) {
 }
 
 void HourStats::Count(std::string_view addr, std::string_view url, int status,
-                      int64_t body_bytes, const char* readable_end) {
+                      int64_t body_bytes, const char* readable_end,
+                      const uint32_t* ipv4) {
   // The URL's slot is likely a cache miss: ask for it first, and let the
   // address lookup overlap with the wait.
   uint64_t url_hash = 0;
@@ -735,9 +737,12 @@ void HourStats::Count(std::string_view addr, std::string_view url, int status,
   if (bucket < 4) ++status_[bucket];
   uint32_t v4;
   Ip6 v6;
-  if (readable_end - addr.data() >= 16
-          ? logstats_internal::ParseIpv4Wide(addr.data(), addr.size(), &v4)
-          : logstats_internal::ParseIpv4(addr, &v4)) {
+  if (ipv4 != nullptr) {
+    t_->ipv4.Insert(*ipv4);
+  } else if (readable_end - addr.data() >= 16
+                 ? logstats_internal::ParseIpv4Wide(addr.data(), addr.size(),
+                                                    &v4)
+                 : logstats_internal::ParseIpv4(addr, &v4)) {
     t_->ipv4.Insert(v4);
   } else if (logstats_internal::ParseIpv6(addr, &v6.hi, &v6.lo)) {
     t_->ipv6.Insert(v6);

@@ -183,9 +183,11 @@ class HourStats {
   void AddRecord(std::string_view line);
   // Counts a parsed line's fields, where the bytes up to readable_end (at
   // or after the address's end) may be read: lets the address parser load
-  // 16 bytes at once.
+  // 16 bytes at once. `ipv4`: the address's value, if the caller parsed it
+  // as IPv4 already (nullptr: parse it here).
   void Count(std::string_view addr, std::string_view url, int status,
-             int64_t body_bytes, const char* readable_end);
+             int64_t body_bytes, const char* readable_end,
+             const uint32_t* ipv4 = nullptr);
 
   int64_t requests_ = 0;
   int64_t bytes_ = 0;
