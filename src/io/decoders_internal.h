@@ -73,8 +73,8 @@ std::unique_ptr<ReadStream> WrapGzip(GzipImpl impl,
 inline constexpr int kZstdWindowLogMax = 27;                  // 128 MiB
 inline constexpr uint64_t kXzMemLimit = uint64_t{256} << 20;  // 256 MiB
 // Size of a decoder's compressed-input buffer: small enough to leave the
-// core's L2 cache to the decoded text and the processor's tables (see
-// SplitLineReader::Open).
+// core's L2 cache to the decoded text and the processor's tables (1 MiB
+// took ~1.5% more CPU for logstats over gzip; see SplitLineReader::Open).
 inline constexpr size_t kDecoderInputBuffer = size_t{128} << 10;
 
 }  // namespace taskgrid::io_internal
