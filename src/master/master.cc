@@ -106,9 +106,8 @@ class JobContextImpl : public JobContext {
         batch.clear();
       }
       fed_ = static_cast<int64_t>(taken.size());
-      if (!Begun()) return AbortedError(kAbandoned);
-      if (complete) return OkStatus();
-      std::sort(taken.begin(), taken.end());
+      if (complete && Begun()) return OkStatus();
+      std::sort(taken.begin(), taken.end());  // the rest: from the store
     }
     if (!Begun()) return AbortedError(kAbandoned);
     // Results reach the store by group commit: make them all durable first.

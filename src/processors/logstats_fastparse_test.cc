@@ -593,6 +593,22 @@ Ip6Result InetPton6(std::string_view s) {
   return r;
 }
 
+// `groups` IPv6 groups, group(i) the text of group i, joined by ':', with
+// "::" before group `gap` (after the last if gap == groups; none if -1).
+template <typename F>
+std::string JoinGroups(int groups, int gap, F group) {
+  std::string s;
+  for (int i = 0; i < groups; ++i) {
+    if (i == gap)
+      s += "::";
+    else if (i > 0)
+      s += ':';
+    s += group(i);
+  }
+  if (gap == groups) s += "::";
+  return s;
+}
+
 // Adds a failure naming s when ParseIpv6 and inet_pton disagree on it (or
 // ParseIpv6 wrote its outputs while rejecting s). Returns whether
 // ParseIpv6 accepted s.
@@ -794,15 +810,8 @@ TEST(ParseIpv6, Ipv4TailsInEveryPosition) {
   int accepted = 0;
   for (int groups = 0; groups <= 8; ++groups) {
     for (int gap = -1; gap <= groups; ++gap) {
-      std::string s;
-      for (int i = 0; i < groups; ++i) {
-        if (i == gap)
-          s += "::";
-        else if (i > 0)
-          s += ':';
-        s += fmt::format("{:x}", i + 1);
-      }
-      if (gap == groups) s += "::";
+      const std::string s = JoinGroups(
+          groups, gap, [](int i) { return fmt::format("{:x}", i + 1); });
       for (std::string_view v4 : {"1.2.3.4", "0.0.0.0", "01.2.3.4", "1.2.3"}) {
         const std::string sep = s.empty() || s.back() == ':' ? "" : ":";
         accepted += CheckIpv6(s + sep + std::string(v4)) ? 1 : 0;
@@ -921,16 +930,12 @@ class Ipv6Generator {
   std::string NearValid() {
     const int groups = static_cast<int>(Below(10));
     const int gap = static_cast<int>(Below(groups + 2)) - 1;
-    std::string s;
-    for (int i = 0; i < groups; ++i) {
-      if (i == gap)
-        s += "::";
-      else if (i > 0)
-        s += ':';
+    std::string s = JoinGroups(groups, gap, [&](int) {
+      std::string g;
       const int digits = Below(20) == 0 ? 5 : 1 + static_cast<int>(Below(4));
-      for (int d = 0; d < digits; ++d) s += kHex[Below(sizeof(kHex) - 1)];
-    }
-    if (gap == groups) s += "::";
+      for (int d = 0; d < digits; ++d) g += kHex[Below(sizeof(kHex) - 1)];
+      return g;
+    });
     if (Below(3) == 0) {
       if (!s.empty() && s.back() != ':') s += ':';
       const int octets =
