@@ -178,16 +178,25 @@ class HourStats {
   friend class ResultCodec;
   struct Tables;
 
+  // The table updates (URL count, IPv4 insert) that AddLines defers by a
+  // few lines once the tables outgrow the caches (logstats.cc).
+  class Later;
+
   // AddLine once the '\r' is stripped and an empty line ignored: parses
   // (scalar) and counts, or counts as malformed.
-  void AddRecord(std::string_view line);
+  void AddRecord(std::string_view line, Later* later = nullptr);
+  // AddLineWithSlack, the table updates made through `later` (nullptr:
+  // now).
+  void AddLineWithSlack(std::string_view line, Later* later);
   // Counts a parsed line's fields, where the bytes up to readable_end (at
   // or after the address's end) may be read: lets the address parser load
   // 16 bytes at once. `ipv4`: the address's value, if the caller parsed it
-  // as IPv4 already (nullptr: parse it here).
+  // as IPv4 already (nullptr: parse it here). The URL and IPv4 tables are
+  // updated now, or when `later` (non-null) says: the URL's bytes must live
+  // until then.
   void Count(std::string_view addr, std::string_view url, int status,
              int64_t body_bytes, const char* readable_end,
-             const uint32_t* ipv4 = nullptr);
+             const uint32_t* ipv4 = nullptr, Later* later = nullptr);
 
   int64_t requests_ = 0;
   int64_t bytes_ = 0;

@@ -473,6 +473,52 @@ TEST(HourStats, AddLinesCountsAsAddLineDoesPerLine) {
   }
 }
 
+// The same once the tables outgrow the caches, where AddLines defers each
+// line's URL count and IPv4 insert by a few lines (HourStats::Later): 70k
+// distinct URLs (over 3 MB of records, past its 2 MiB) and 40k addresses,
+// repeated, with IPv6, other addresses, URL-less and malformed lines among
+// them, in blocks of about 256 KiB as the map task reads them.
+TEST(HourStats, AddLinesCountsAsAddLineDoesPerLineOnLargeTables) {
+  Rng rng{29};
+  std::vector<std::string> lines;
+  for (int i = 0; i < 240'000; ++i) {
+    const uint64_t u = rng.Below(70'000);
+    const uint64_t a = rng.Below(40'000);
+    std::string addr =
+        fmt::format("10.{}.{}.{}", a >> 16, (a >> 8) & 255, a & 255);
+    if (i % 101 == 0) addr = fmt::format("2001:db8::{:x}", a);
+    if (i % 211 == 0) addr = fmt::format("host-{}", a % 50);
+    std::string line =
+        Line(addr, fmt::format("/products/item-{}?ref=campaign-{}", u, u % 7),
+             200 + static_cast<int>(rng.Below(4)) * 100, "512");
+    if (i % 97 == 0) line = addr + " - - [t] \"GET\" 200 1 \"-\" \"ua\"";
+    if (i % 89 == 0) line.resize(rng.Below(line.size()));
+    lines.push_back(std::move(line));
+  }
+  HourStats want;
+  for (const std::string& line : lines) want.AddLine(line);
+
+  HourStats got;
+  std::string block;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    block += lines[i];
+    block += '\n';
+    if (block.size() >= (256 << 10) || i + 1 == lines.size()) {
+      block.append(64, '"');  // slack
+      got.AddLines(std::string_view(block.data(), block.size() - 64));
+      block.clear();
+    }
+  }
+  ASSERT_GT(want.distinct_urls(), 60'000);
+  ASSERT_GT(want.malformed(), 0);
+  EXPECT_EQ(got.requests(), want.requests());
+  EXPECT_EQ(got.unique_ips(), want.unique_ips());
+  EXPECT_EQ(got.distinct_urls(), want.distinct_urls());
+  EXPECT_EQ(got.TopUrls(10), want.TopUrls(10));
+  // Not EXPECT_EQ: a failure would print megabytes.
+  EXPECT_TRUE(ResultOf(got) == ResultOf(want)) << "the results differ";
+}
+
 TEST(Ipv4, WideParserAgreesWithTheByteLoop) {
   Rng rng{9};
   const std::string alphabet = "0123456789.0123456789..x: -";
