@@ -1486,7 +1486,8 @@ struct ResultReducer::Impl {
       Sections sections;
     };
     std::vector<Group> groups;
-    Status status;  // of indexing it
+    size_t expanded = 0;  // bytes, once indexed
+    Status status;        // of indexing it
   };
   // Decompresses and checks `src`, noting its groups' sections; `buffer`
   // is scratch space.
@@ -1508,6 +1509,10 @@ struct ResultReducer::Impl {
   std::deque<Source> sources;  // a deque: runs point into it
   std::map<LogKey, Group> groups;
   std::string scratch;  // Add's
+  // The largest source expanded: what Reduce's buffers are reserved to at
+  // once, rather than grown (each growth is a fresh block, faulted in page
+  // by page in the reduce's tail).
+  size_t max_expanded = 0;
 };
 
 namespace {
@@ -1547,6 +1552,7 @@ Status ResultReducer::Impl::Reduce(const LogKey& key, const Group& g,
   std::vector<std::string_view> plain(g.runs.size());
   for (size_t i = 0; i < g.runs.size(); ++i) {
     const Run& r = g.runs[i];
+    (*buffers)[i].reserve(max_expanded);
     ASSIGN_OR_RETURN(plain[i],
                      ResultCodec::Expand(r.source->raw, &(*buffers)[i]));
     const char* const b = plain[i].data();
@@ -1616,6 +1622,7 @@ void ResultReducer::Impl::Index(Source* src, std::string* buffer) {
   src->status = [&]() -> Status {
     ASSIGN_OR_RETURN(const std::string_view bytes,
                      ResultCodec::Expand(src->raw, buffer));
+    src->expanded = bytes.size();
     const auto at = [&](std::string_view v) {
       return static_cast<size_t>(v.data() - bytes.data());
     };
@@ -1682,6 +1689,7 @@ StatusOr<ResultReducer::Output> ResultReducer::Finish(size_t top, int threads) {
       return src.status.WithPrefix(
           fmt::format("result of task {} ({})", src.task_id, src.stage));
     }
+    impl_->max_expanded = std::max(impl_->max_expanded, src.expanded);
     for (Impl::Source::Group& g : src.groups) {
       Impl::Group& group = impl_->groups[std::move(g.key)];
       for (int k = 0; k < 7; ++k) SaturatingAdd(&group.counts[k], g.counts[k]);
