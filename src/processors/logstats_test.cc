@@ -509,6 +509,16 @@ TEST(HourStats, AddLinesCountsAsAddLineDoesPerLineOnLargeTables) {
       block.clear();
     }
   }
+  // A block of fewer lines than the queue holds, the tables large.
+  const std::string tail[] = {Line("10.9.9.9", "/tail-1", 200, "1"),
+                              Line("10.9.9.9", "/tail-2", 200, "1"),
+                              Line("10.9.9.8", "/tail-1", 200, "1")};
+  for (const std::string& line : tail) {
+    want.AddLine(line);
+    block += line + "\n";
+  }
+  block.append(64, '"');
+  got.AddLines(std::string_view(block.data(), block.size() - 64));
   ASSERT_GT(want.distinct_urls(), 60'000);
   ASSERT_GT(want.malformed(), 0);
   EXPECT_EQ(got.requests(), want.requests());
