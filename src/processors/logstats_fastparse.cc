@@ -1,6 +1,5 @@
 #include "processors/logstats_fastparse.h"
 
-#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstring>
