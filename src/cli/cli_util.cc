@@ -1,20 +1,21 @@
 #include "cli/cli_util.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <vector>
 
+#include "cli/net.h"
 #include "core/status_macros.h"
 #include "master/store_control.h"
-#include "rpc/grpc/grpc_failover.h"
-#include "store/postgres/pg_state_store.h"
 #include "store/sqlite/sqlite_state_store.h"
-#include "worker/data_client.h"
 
 namespace taskgrid {
 namespace {
@@ -31,14 +32,6 @@ class LocalControl : public StoreControl {
 };
 
 }  // namespace
-
-StatusOr<std::unique_ptr<StateStore>> OpenStoreUrl(const std::string& url) {
-  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
-    return OpenPostgresStateStore(url);
-  }
-  if (url.empty()) return InvalidArgumentError("no state store given");
-  return OpenSqliteStateStore(url);
-}
 
 std::optional<JobSpec> ReadSpecOrPrint(const std::string& path) {
   std::ifstream in(path);
@@ -79,31 +72,15 @@ StatusOr<std::string> ReadTokenFile(const std::string& path) {
   return line.substr(first, last - first + 1);
 }
 
+bool IsPostgresUrl(const std::string& s) {
+  return s.rfind("postgresql://", 0) == 0 || s.rfind("postgres://", 0) == 0;
+}
+
 std::unique_ptr<ControlService> OpenControlOrPrint(const CommonOptions& o) {
-  if (!o.remote.enabled()) {
-    auto store = OpenStoreOrPrint(o.state_path);
-    if (!store) return nullptr;
-    return std::make_unique<LocalControl>(std::move(store));
-  }
-  auto token = ReadTokenFile(o.remote.token_file);
-  auto addresses = ParseMasterList(o.remote.masters);
-  if (!token.ok() || !addresses.ok()) {
-    PrintError(!token.ok() ? token.status() : addresses.status());
-    return nullptr;
-  }
-  ClusterClientOptions co;
-  co.addresses = *std::move(addresses);
-  co.token = *std::move(token);
-  co.tls.ca_path = o.remote.tls_ca;
-  co.tls.cert_path = o.remote.tls_cert;
-  co.tls.key_path = o.remote.tls_key;
-  co.failover_timeout_ms = 10'000;
-  auto control = ConnectControlService(co);
-  if (!control.ok()) {
-    PrintError(control.status());
-    return nullptr;
-  }
-  return *std::move(control);
+  if (o.remote.enabled()) return ConnectClusterOrPrint(o);
+  auto store = OpenStoreOrPrint(o.state_path);
+  if (!store) return nullptr;
+  return std::make_unique<LocalControl>(std::move(store));
 }
 
 std::unique_ptr<StateStore> OpenStoreOrPrint(const std::string& path) {
@@ -131,6 +108,30 @@ std::string FormatDuration(int64_t ms) {
   const int64_t s = ms / 1000;
   if (s < 3600) return fmt::format("{}m{:02d}s", s / 60, s % 60);
   return fmt::format("{}h{:02d}m{:02d}s", s / 3600, (s / 60) % 60, s % 60);
+}
+
+namespace {
+std::vector<char*> g_command_line;  // SetCommandLine's, null-terminated
+}  // namespace
+
+void SetCommandLine(int argc, char** argv) {
+  g_command_line.assign(argv, argv + argc);
+  g_command_line.push_back(nullptr);
+}
+
+int ExecNetBinary() {
+  std::error_code ec;
+  const std::filesystem::path self =
+      std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::string net = (self.parent_path() / "taskgrid-net").string();
+  if (!ec && !g_command_line.empty()) {
+    execv(net.c_str(), g_command_line.data());
+  }
+  const int err = ec ? ec.value() : errno;
+  std::cerr << "taskgrid: this command needs the cluster, PostgreSQL and "
+               "HTTP support of "
+            << net << ", which cannot run: " << std::strerror(err) << "\n";
+  return kExitUsage;
 }
 
 void PrintError(const Status& s) {
@@ -190,29 +191,6 @@ StatusOr<int64_t> FindNextStage(ControlService* control, int64_t job_id) {
     }
   }
   return int64_t{0};
-}
-
-// The resolver of tg:// URLs for `r`: the token is required (the data
-// service checks it); the masters, if given, resolve worker ids.
-StatusOr<std::unique_ptr<TgResolver>> MakeTgResolver(const RemoteOptions& r) {
-  ASSIGN_OR_RETURN(std::string token, ReadTokenFile(r.token_file));
-  GrpcTlsOptions tls;
-  tls.ca_path = r.tls_ca;
-  tls.cert_path = r.tls_cert;
-  tls.key_path = r.tls_key;
-  std::unique_ptr<ControlService> control;
-  if (r.enabled()) {
-    ClusterClientOptions co;
-    ASSIGN_OR_RETURN(co.addresses, ParseMasterList(r.masters));
-    co.token = token;
-    co.tls = tls;
-    co.failover_timeout_ms = 10'000;
-    ASSIGN_OR_RETURN(control, ConnectControlService(co));
-  }
-  DataClientOptions dco;
-  dco.token = std::move(token);
-  dco.tls = tls;
-  return std::make_unique<TgResolver>(std::move(control), std::move(dco));
 }
 
 bool ApplyMemoryOrPrint(const std::string& memory, JobSpec* spec) {

@@ -15,20 +15,13 @@
 
 namespace taskgrid {
 
-class TgResolver;
-
+// Whether `s` is a PostgreSQL URL (postgresql://... or postgres://...).
+bool IsPostgresUrl(const std::string& s);
 // Opens the SQLite state file; prints the error and returns nullptr.
 std::unique_ptr<StateStore> OpenStoreOrPrint(const std::string& path);
-// Opens a store by URL: postgresql://... or postgres://... is PostgreSQL
-// (libpq connection string); anything else is a SQLite file path.
-StatusOr<std::unique_ptr<StateStore>> OpenStoreUrl(const std::string& url);
 // The ControlService of the cluster (o.remote enabled) or of the local
 // state file; prints the error and returns nullptr.
 std::unique_ptr<ControlService> OpenControlOrPrint(const CommonOptions& o);
-
-// The resolver of tg:// URLs for `r`: the token is required (the data
-// service checks it); the masters, if given, resolve worker ids.
-StatusOr<std::unique_ptr<TgResolver>> MakeTgResolver(const RemoteOptions& r);
 
 // The job that runs the stage after job `job_id` in a chain (0 if none):
 // the job with its key. It was made after `job_id`, so it is among the

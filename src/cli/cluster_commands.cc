@@ -14,6 +14,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "cli/net.h"
 #include "core/owner.h"
 #include "core/status_macros.h"
 #include "master/cluster_master.h"
@@ -147,7 +148,7 @@ int CmdMaster(const MasterCmdOptions& o) {
       "taskgrid master: serving workers and clients on {} (port {}); "
       "waiting for leadership\n",
       address, (*server)->port());
-  std::unique_ptr<WebServer> web;
+  HttpServer web;
   if (!o.http.empty()) {
     // The API answers from the master itself (a standby answers 503), and
     // its POSTs need the cluster token.

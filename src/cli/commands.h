@@ -81,14 +81,18 @@ int CmdCancel(const CommonOptions& o, int64_t job_id);
 // SIGINT/SIGTERM (run_commands.cc).
 inline constexpr char kDefaultHttpAddress[] = "127.0.0.1:7780";
 int CmdDashboard(const CommonOptions& o, const std::string& http);
+// A running web server; destroying it stops it.
+struct WebServerDeleter {
+  void operator()(WebServer* server) const;  // cli_net.cc
+};
+using HttpServer = std::unique_ptr<WebServer, WebServerDeleter>;
 // Starts the web server (web/web_server.h) on `address` over `control` and
 // prints its URL to stderr; prints the error and returns nullptr if it
-// cannot. `control` must outlive the server.
-std::unique_ptr<WebServer> StartHttpOrPrint(const std::string& address,
-                                            ControlService* control,
-                                            WebServerOptions options);
+// cannot. `control` must outlive the server. (cli_net.cc)
+HttpServer StartHttpOrPrint(const std::string& address, ControlService* control,
+                            WebServerOptions options);
 
-// Cluster mode (cluster_commands.cc).
+// Cluster mode (cluster_commands.cc; net.h: they need taskgrid-net).
 struct MasterCmdOptions {
   std::string store;  // postgresql://... or a SQLite file path
   std::string listen = "0.0.0.0:7700";

@@ -9,6 +9,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "cli/net.h"
 #include "core/status_macros.h"
 #include "io/read_stream.h"
 #include "rpc/grpc/grpc_failover.h"

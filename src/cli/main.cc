@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "cli/net.h"
 #include "taskgrid/taskgrid.h"
 
 namespace taskgrid {
@@ -28,6 +30,7 @@ void TuneAllocator() {
 }  // namespace
 
 int Main(int argc, char** argv) {
+  SetCommandLine(argc, argv);
   TuneAllocator();
   // Log lines go to stderr: stdout is for results (tables, JSON).
   spdlog::set_default_logger(spdlog::stderr_color_mt("taskgrid"));
@@ -308,6 +311,17 @@ int Main(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitUsage;
   }
+  // Commands that need gRPC, libpq or the web server run as taskgrid-net
+  // (net.h): decided here, before any of them touches anything.
+  const bool needs_net = c_master->parsed() || c_worker->parsed() ||
+                         c_submit->parsed() || c_dashboard->parsed() ||
+                         c_cat->parsed() || c_ls->parsed() ||
+                         common.remote.enabled() || !run.http.empty() ||
+                         IsPostgresUrl(common.state_path) ||
+                         (!common.remote.token_file.empty() &&
+                          (c_run->parsed() || c_resume->parsed() ||
+                           c_rerun->parsed() || c_demo->parsed()));
+  if (needs_net && !NetLinked()) return ExecNetBinary();
   if (c_rerun->parsed() && !failed && task_ids.empty()) {
     std::cerr << "taskgrid rerun: give --failed or --task ID...\n";
     return kExitUsage;

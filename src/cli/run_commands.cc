@@ -21,12 +21,12 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "cli/local_runner.h"
+#include "cli/net.h"
 #include "core/metrics.h"
 #include "core/owner.h"
 #include "master/store_control.h"
 #include "master/submit.h"
-#include "web/web_server.h"
-#include "worker/data_client.h"
+#include "web/web_server.h"  // WebServerOptions
 
 namespace taskgrid {
 namespace {
@@ -61,7 +61,7 @@ struct LiveRun {
 struct HttpServing {
   std::shared_ptr<LiveRun> live = std::make_shared<LiveRun>();
   std::unique_ptr<StoreControl> control;
-  std::unique_ptr<WebServer> server;  // declared last: stopped first
+  HttpServer server;  // declared last: stopped first
 };
 
 // Serves when `o.http` asks for it; false (error printed) if it cannot.
@@ -100,17 +100,11 @@ class TgInputs {
   // False (error printed) if the token or TLS files cannot be read.
   bool Install(const RemoteOptions& r) {
     if (r.token_file.empty()) return true;
-    auto resolver = MakeTgResolver(r);
-    if (!resolver.ok()) {
-      PrintError(resolver.status());
-      return false;
-    }
-    InstallTgOpener(std::shared_ptr<TgResolver>(*std::move(resolver)));
-    installed_ = true;
-    return true;
+    installed_ = InstallTgInputs(r);
+    return installed_;
   }
   ~TgInputs() {
-    if (installed_) InstallTgOpener(nullptr);
+    if (installed_) UninstallTgInputs();
   }
 
  private:
@@ -426,19 +420,6 @@ int CmdRerun(const RunOptions& o, int64_t job_id, bool failed,
   return DriveChain(store.get(), job_id, o, &http);
 }
 
-std::unique_ptr<WebServer> StartHttpOrPrint(const std::string& address,
-                                            ControlService* control,
-                                            WebServerOptions options) {
-  auto server = WebServer::Start(address, control, std::move(options));
-  if (!server.ok()) {
-    PrintError(server.status().WithPrefix("cannot serve --http"));
-    return nullptr;
-  }
-  std::cerr << "taskgrid: dashboard and JSON API on " << (*server)->url()
-            << "/\n";
-  return *std::move(server);
-}
-
 int CmdDashboard(const CommonOptions& o, const std::string& http) {
   // Taken synchronously below; blocked before any thread starts, so no
   // server thread gets them.
@@ -464,7 +445,7 @@ int CmdDashboard(const CommonOptions& o, const std::string& http) {
             << " until Ctrl-C\n";
   int sig = 0;
   sigwait(&stop, &sig);
-  server->Stop();
+  server.reset();  // stops it
   return kExitOk;
 }
 
