@@ -300,6 +300,8 @@ class StringCounter {
     }
   }
   size_t size() const { return used_; }
+  // The keys' bytes, all together.
+  size_t key_bytes() const { return key_bytes_; }
   // Bytes of slots and records.
   size_t memory() const {
     return slots_.size() * sizeof(Slot) + arena_.size() * sizeof(uint64_t);
@@ -338,6 +340,7 @@ class StringCounter {
       throw std::length_error("logstats: string table over 32 GiB");
     }
     arena_.resize(at + words);
+    key_bytes_ += key.size();
     arena_[at] = static_cast<uint64_t>(n);
     const auto length = static_cast<uint32_t>(key.size());
     char* p = reinterpret_cast<char*>(arena_.data() + at + 1);
@@ -376,6 +379,7 @@ class StringCounter {
   std::vector<Slot> slots_;
   int home_shift_ = 32;  // 32 - log2(slots_.size())
   size_t used_ = 0;
+  size_t key_bytes_ = 0;
   // Records: a count word, then the key bytes padded to whole words.
   std::vector<uint64_t> arena_;
 };
@@ -978,22 +982,22 @@ class ResultCodec {
                         s.status_[2], s.status_[3], s.malformed_}) {
         PutVarint(static_cast<uint64_t>(v), &out);
       }
+      const StringCounter& counts = s.t_->urls;
       const auto v4 = s.t_->ipv4.Sorted();
-      PutVarint(v4.size(), &out);
-      for (uint32_t ip : v4) {
-        for (int shift = 24; shift >= 0; shift -= 8) {
-          out.push_back(static_cast<char>(ip >> shift));
-        }
-      }
       const auto v6 = s.t_->ipv6.Sorted();
+      // Room for the rest of the group at once: each growth of `out` would
+      // copy it into fresh memory.
+      out.reserve(out.size() + 64 + 4 * v4.size() + 16 * v6.size() +
+                  counts.size() * 12 + counts.key_bytes() +
+                  s.t_->other_addrs.size() * 6 + s.t_->other_addrs.key_bytes());
+      PutVarint(v4.size(), &out);
+      char* p = Extend(&out, 4 * v4.size());
+      for (uint32_t ip : v4) p = PutBe32(ip, p);
       PutVarint(v6.size(), &out);
+      p = Extend(&out, 16 * v6.size());
       for (const Ip6& ip : v6) {
-        for (int shift = 56; shift >= 0; shift -= 8) {
-          out.push_back(static_cast<char>(ip.hi >> shift));
-        }
-        for (int shift = 56; shift >= 0; shift -= 8) {
-          out.push_back(static_cast<char>(ip.lo >> shift));
-        }
+        p = PutBe64(ip.hi, p);
+        p = PutBe64(ip.lo, p);
       }
       auto others = s.t_->other_addrs.Entries();
       std::sort(others.begin(), others.end());
@@ -1008,7 +1012,6 @@ class ResultCodec {
         int64_t count;
       };
       std::vector<Url> urls;
-      const StringCounter& counts = s.t_->urls;
       urls.reserve(counts.size());
       counts.ForEach([&](std::string_view u, int64_t c) {
         urls.push_back({HashBytes(u.data(), u.size()), u, c});
@@ -1161,6 +1164,23 @@ class ResultCodec {
  private:
   explicit ResultCodec(std::string_view in) : in_(in) {}
 
+  // Appends n bytes to *out; returns where they begin.
+  static char* Extend(std::string* out, size_t n) {
+    const size_t at = out->size();
+    out->resize(at + n);
+    return out->data() + at;
+  }
+  // Write v big-endian at p; return the byte after it.
+  static char* PutBe32(uint32_t v, char* p) {
+    const uint32_t be = __builtin_bswap32(v);
+    std::memcpy(p, &be, 4);
+    return p + 4;
+  }
+  static char* PutBe64(uint64_t v, char* p) {
+    const uint64_t be = __builtin_bswap64(v);
+    std::memcpy(p, &be, 8);
+    return p + 8;
+  }
   static void PutVarint(uint64_t v, std::string* out) {
     while (v >= 0x80) {
       out->push_back(static_cast<char>(v | 0x80));
