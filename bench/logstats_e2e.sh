@@ -325,17 +325,19 @@ done
 
 # ---------------------------------------------------------------- table
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# Whether a / b >= t, unrounded (0.4995 is not half).
+at_least() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { exit !(a / b >= t) }'; }
 target_note() { # enc: taskgrid's standing against the three targets
   local enc=$1 notes=() r
   [[ ${STATUS[$enc/taskgrid]:-} == ok ]] || { echo "-"; return; }
   if awk -v g="${GBS[$enc/taskgrid]}" 'BEGIN { exit !(g >= 1) }'; then notes+=(">= 1 GB/s: yes"); else notes+=(">= 1 GB/s: NO"); fi
   if [[ ${STATUS[$enc/awk]:-} == ok ]]; then
     r=$(ratio "${MBS[$enc/taskgrid]}" "${MBS[$enc/awk]}")
-    if awk -v r="$r" 'BEGIN { exit !(r >= 8) }'; then notes+=("${r}x awk: yes"); else notes+=("${r}x awk: NO"); fi
+    if at_least "${MBS[$enc/taskgrid]}" "${MBS[$enc/awk]}" 8; then notes+=("${r}x awk: yes"); else notes+=("${r}x awk: NO"); fi
   fi
   if [[ ${STATUS[$enc/decode]:-} == ok ]]; then
     r=$(ratio "${MBS[$enc/taskgrid]}" "${MBS[$enc/decode]}")
-    if awk -v r="$r" 'BEGIN { exit !(r >= 0.5) }'; then notes+=("${r} of limit: yes"); else notes+=("${r} of limit: NO"); fi
+    if at_least "${MBS[$enc/taskgrid]}" "${MBS[$enc/decode]}" 0.5; then notes+=("${r} of limit: yes"); else notes+=("${r} of limit: NO"); fi
   fi
   local out
   printf -v out '%s; ' "${notes[@]}"
