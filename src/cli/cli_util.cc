@@ -124,10 +124,11 @@ int ExecNetBinary() {
   const std::filesystem::path self =
       std::filesystem::read_symlink("/proc/self/exe", ec);
   const std::string net = (self.parent_path() / "taskgrid-net").string();
+  int err = ec ? ec.value() : EINVAL;  // EINVAL: no SetCommandLine
   if (!ec && !g_command_line.empty()) {
     execv(net.c_str(), g_command_line.data());
+    err = errno;
   }
-  const int err = ec ? ec.value() : errno;
   std::cerr << "taskgrid: this command needs the cluster, PostgreSQL and "
                "HTTP support of "
             << net << ", which cannot run: " << std::strerror(err) << "\n";

@@ -5,7 +5,8 @@
 // longer, docs/benchmarks.md); net_stub.cc stands in for them there. A
 // command that needs them runs as `taskgrid-net`, the complete binary
 // installed beside it: Main execs it, with the same arguments and process
-// id, before the command does anything (NeedsNet in main.cc).
+// id, before the command does anything (Main decides, once it has parsed the
+// command line).
 //
 // Thread-safety: SetCommandLine is called once, first thing in Main; the
 // rest may be called from any thread.

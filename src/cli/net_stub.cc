@@ -1,6 +1,6 @@
 // The stock `taskgrid` binary's stand-ins for the CLI's network parts
 // (net.h). Main execs taskgrid-net before any command that needs them, so
-// none of these runs; if one does (a command NeedsNet missed), it execs
+// none of these runs; if one does (a command Main's check missed), it execs
 // taskgrid-net too. Linked ahead of the library, these definitions keep
 // cli_net.cc, cluster_commands.cc and data_commands.cc, and with them gRPC,
 // protobuf, libpq and the HTTP server, out of the binary.
