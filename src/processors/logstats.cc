@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <lz4.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -16,6 +17,7 @@
 #include <deque>
 #include <filesystem>
 #include <limits>
+#include <new>
 #include <stdexcept>
 #include <thread>
 
@@ -1484,6 +1486,58 @@ int MergeRuns(std::vector<Cursor>& runs, F&& f) {
 
 }  // namespace
 
+namespace {
+
+// Bytes kept until the arena goes, copied into blocks of 32 MiB that the
+// kernel may back with transparent huge pages (MADV_HUGEPAGE; THP is
+// `madvise` on Debian). The reduce holds every map result until it merges
+// (26 MB for 2 GiB of gzip logs), and a fresh 4 KiB page costs
+// microseconds to fault in on the reference VM, a 2 MiB one about as much
+// as a few (docs/benchmarks.md).
+class HeldBytes {
+ public:
+  HeldBytes() = default;
+  HeldBytes(const HeldBytes&) = delete;
+  HeldBytes& operator=(const HeldBytes&) = delete;
+  ~HeldBytes() {
+    for (const Block& b : blocks_) munmap(b.base, b.size);
+  }
+
+  // A copy of `bytes`, valid for the arena's life. std::bad_alloc if no
+  // memory can be mapped.
+  std::string_view Copy(std::string_view bytes) {
+    if (bytes.empty()) return {};
+    if (blocks_.empty() ||
+        blocks_.back().size - blocks_.back().used < bytes.size()) {
+      // Untouched space at a block's end costs address space only.
+      const size_t size =
+          std::max(kBlock, (bytes.size() + kHuge - 1) / kHuge * kHuge);
+      void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) throw std::bad_alloc();
+      madvise(p, size, MADV_HUGEPAGE);  // a hint: fine if refused
+      blocks_.push_back({static_cast<char*>(p), size, 0});
+    }
+    Block& b = blocks_.back();
+    char* const at = b.base + b.used;
+    std::memcpy(at, bytes.data(), bytes.size());
+    b.used += bytes.size();
+    return {at, bytes.size()};
+  }
+
+ private:
+  static constexpr size_t kHuge = size_t{2} << 20;
+  static constexpr size_t kBlock = size_t{32} << 20;
+  struct Block {
+    char* base;
+    size_t size;
+    size_t used;
+  };
+  std::vector<Block> blocks_;
+};
+
+}  // namespace
+
 struct ResultReducer::Impl {
   // A group's sections, as offsets into its result's version-1 bytes: the
   // bytes are expanded again, into a buffer a merging thread reuses, when
@@ -1501,7 +1555,7 @@ struct ResultReducer::Impl {
   struct Source {
     int64_t task_id;
     std::string stage;
-    std::string raw;  // as added (maybe compressed)
+    std::string_view raw;  // as added (maybe compressed), in `held`
     struct Group {
       LogKey key;
       int64_t counts[7];
@@ -1528,6 +1582,7 @@ struct ResultReducer::Impl {
   Status Reduce(const LogKey& key, const Group& g, size_t top,
                 std::vector<std::string>* buffers, GroupRow* row) const;
 
+  HeldBytes held;              // the sources' bytes
   std::deque<Source> sources;  // a deque: runs point into it
   std::map<LogKey, Group> groups;
   std::string scratch;  // Add's
@@ -1662,7 +1717,7 @@ void ResultReducer::Impl::Index(Source* src, std::string* buffer) {
 void ResultReducer::Add(int64_t task_id, std::string_view stage,
                         std::string_view result) {
   Impl::Source& src = impl_->sources.emplace_back(
-      Impl::Source{task_id, std::string(stage), std::string(result), {}});
+      Impl::Source{task_id, std::string(stage), impl_->held.Copy(result), {}});
   Impl::Index(&src, &impl_->scratch);
 }
 

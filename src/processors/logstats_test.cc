@@ -883,6 +883,37 @@ TEST(ResultReducer, LargeTablesSerializeInOrder) {
   }
 }
 
+TEST(ResultReducer, HoldsResultsAcrossItsMemoryBlocks) {
+  // Results it keeps in 32 MiB blocks: 40 MiB of them, one larger than a
+  // block, in between results of other groups.
+  Merged small;
+  small[{"a", "2024010100"}].AddLine(Line("1.1.1.1", "/x", 200, "5"));
+  const std::string tiny = SerializeResult(small);
+  std::vector<std::string> results;
+  Merged expected;
+  uint64_t x = 1;
+  for (const size_t mib : {6, 33, 1}) {
+    // One request for a URL of `mib` MiB of random letters (which LZ4
+    // cannot shrink): a result of about that size.
+    std::string url = "/";
+    for (size_t i = 0; i < (mib << 20); ++i) {
+      x = x * 6364136223846793005u + 1442695040888963407u;
+      url.push_back(static_cast<char>('a' + (x >> 59)));
+    }
+    Merged m;
+    m[{"b", "2024010100"}].AddLine(Line("2.2.2.2", url, 200, "1"));
+    ASSERT_EQ(m.begin()->second.requests(), 1);
+    results.push_back(SerializeResult(m));
+    results.push_back(tiny);
+    ASSERT_TRUE(MergeResult(results.back(), &expected).ok());
+    ASSERT_TRUE(MergeResult(results[results.size() - 2], &expected).ok());
+  }
+  const auto out = Reduce(results, 2, 2);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(out->summary_csv, SummaryCsv(expected));
+  EXPECT_EQ(out->top_urls_csv, TopUrlsCsv(expected, 2));
+}
+
 TEST(ResultReducer, NoResultsGiveHeadersOnly) {
   const auto out = Reduce({}, 10, 2);
   ASSERT_TRUE(out.ok());
