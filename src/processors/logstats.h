@@ -248,7 +248,8 @@ std::string TopUrlsCsv(const Merged& merged, size_t top);
 // same results merged with MergeResult.
 //
 // Memory: a copy of every result added, as stored (compressed; they are
-// read from the state store, or fed by the master, one at a time), an index
+// read from the state store, or fed by the master, one at a time), in
+// 32 MiB blocks the kernel may back with transparent huge pages, an index
 // of its groups, plus per thread the uncompressed results of the group it
 // merges (reused from group to group), plus `top` URLs per group.
 //
