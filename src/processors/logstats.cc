@@ -1484,10 +1484,6 @@ int MergeRuns(std::vector<Cursor>& runs, F&& f) {
   return -1;
 }
 
-}  // namespace
-
-namespace {
-
 // Bytes kept until the arena goes, copied into blocks of 32 MiB that the
 // kernel may back with transparent huge pages (MADV_HUGEPAGE; THP is
 // `madvise` on Debian). The reduce holds every map result until it merges
