@@ -1087,6 +1087,44 @@ class ResultCodec {
     return std::string_view(*buffer);
   }
 
+  // For a version-2 result of one group, that group's key and counts and
+  // the result's version-1 size, read from the first bytes of its LZ4
+  // block alone (no whole decompression); false for anything else, or if
+  // those bytes do not show them, so that the caller expands and checks
+  // the whole result instead.
+  static bool PeekOneGroup(std::string_view in, LogKey* key, int64_t* counts,
+                           size_t* expanded) {
+    if (in.size() < 2 || in[0] != 'L' || in[1] != '\x02') return false;
+    ResultCodec r(in);
+    r.pos_ = 2;
+    uint64_t body;
+    if (!r.Varint(&body).ok()) return false;
+    const size_t packed = in.size() - r.pos_;
+    if (body > std::min<uint64_t>(LZ4_MAX_INPUT_SIZE, 255 * packed + 16)) {
+      return false;
+    }
+    char head[256] = {'L', '\x01'};
+    const int want = static_cast<int>(std::min<uint64_t>(body, 254));
+    const int n = LZ4_decompress_safe_partial(
+        in.data() + r.pos_, head + 2, static_cast<int>(packed), want,
+        static_cast<int>(sizeof(head) - 2));
+    if (n < want) return false;
+    ResultCodec h(std::string_view(head, 2 + static_cast<size_t>(want)));
+    h.pos_ = 2;
+    uint64_t ngroups;
+    std::string_view domain, hour;
+    if (!h.Varint(&ngroups).ok() || ngroups != 1 ||
+        !h.StringView(&domain).ok() || !h.StringView(&hour).ok()) {
+      return false;
+    }
+    for (int i = 0; i < 7; ++i) {
+      if (!h.Count(&counts[i]).ok()) return false;
+    }
+    *key = LogKey{std::string(domain), std::string(hour)};
+    *expanded = 2 + body;
+    return true;
+  }
+
   // Checks the structure of a result (magic, version, every length and
   // varint, no zero URL count) and calls f(const ResultGroup&) for each of
   // its groups, in order. DataLoss naming the byte offset of the first
@@ -1558,12 +1596,20 @@ struct ResultReducer::Impl {
       Sections sections;
     };
     std::vector<Group> groups;
-    size_t expanded = 0;  // bytes, once indexed
-    Status status;        // of indexing it
+    size_t expanded = 0;    // bytes, once indexed
+    Status status;          // of indexing it
+    bool deferred = false;  // checked, and its sections found, by Reduce
   };
-  // Decompresses and checks `src`, noting its groups' sections; `buffer`
-  // is scratch space.
+  // Notes `src`'s groups: for a compressed result of one group, its key and
+  // counts from the block's first bytes (deferred: decompressing and
+  // checking it here, on the thread that feeds the reduce while the maps
+  // run, then again when its group merges was 1% of the job's CPU);
+  // otherwise decompresses and checks it, noting each group's sections.
+  // `buffer` is scratch space.
   static void Index(Source* src, std::string* buffer);
+  // Checks the version-1 result `bytes` and appends its groups.
+  static Status Groups(std::string_view bytes,
+                       std::vector<Source::Group>* groups);
   struct Run {
     const Source* source;
     Sections sections;
@@ -1625,11 +1671,28 @@ Status ResultReducer::Impl::Reduce(const LogKey& key, const Group& g,
   std::vector<std::string_view> plain(g.runs.size());
   for (size_t i = 0; i < g.runs.size(); ++i) {
     const Run& r = g.runs[i];
+    const Source& src = *r.source;
     (*buffers)[i].reserve(max_expanded);
-    ASSIGN_OR_RETURN(plain[i],
-                     ResultCodec::Expand(r.source->raw, &(*buffers)[i]));
+    const auto corrupt = [&](const Status& s) {
+      return s.WithPrefix(
+          fmt::format("result of task {} ({})", src.task_id, src.stage));
+    };
+    auto expanded = ResultCodec::Expand(src.raw, &(*buffers)[i]);
+    if (!expanded.ok()) return corrupt(expanded.status());
+    plain[i] = *expanded;
+    Sections s = r.sections;
+    if (src.deferred) {  // checked and indexed only now (Index)
+      std::vector<Source::Group> groups;
+      if (Status st = Groups(plain[i], &groups); !st.ok()) return corrupt(st);
+      if (groups.size() != 1 || !(groups[0].key == key) ||
+          !std::equal(std::begin(groups[0].counts), std::end(groups[0].counts),
+                      std::begin(src.groups[0].counts))) {
+        return corrupt(
+            DataLossError("logstats: corrupt task result (its group changed)"));
+      }
+      s = groups[0].sections;
+    }
     const char* const b = plain[i].data();
-    const Sections& s = r.sections;
     v4.push_back({b + s.ipv4, b + s.ipv4 + s.ipv4_size});
     v6.push_back({b + s.ipv6, b + s.ipv6 + s.ipv6_size});
     other.push_back({b + s.other, s.n_other, {}});
@@ -1691,22 +1754,34 @@ Status ResultReducer::Impl::Reduce(const LogKey& key, const Group& g,
 ResultReducer::ResultReducer() : impl_(std::make_unique<Impl>()) {}
 ResultReducer::~ResultReducer() = default;
 
+Status ResultReducer::Impl::Groups(std::string_view bytes,
+                                   std::vector<Source::Group>* groups) {
+  const auto at = [&](std::string_view v) {
+    return static_cast<size_t>(v.data() - bytes.data());
+  };
+  return ResultCodec::Scan(bytes, [&](const ResultGroup& g) {
+    Source::Group& group = groups->emplace_back();
+    group.key = LogKey{std::string(g.domain), std::string(g.hour)};
+    std::copy(std::begin(g.counts), std::end(g.counts), group.counts);
+    group.sections =
+        Sections{at(g.ipv4),  g.ipv4.size(), at(g.ipv6), g.ipv6.size(),
+                 at(g.other), g.n_other,     at(g.urls), g.n_urls};
+  });
+}
+
 void ResultReducer::Impl::Index(Source* src, std::string* buffer) {
+  Source::Group one;
+  if (ResultCodec::PeekOneGroup(src->raw, &one.key, one.counts,
+                                &src->expanded)) {
+    src->groups.push_back(std::move(one));
+    src->deferred = true;
+    return;
+  }
   src->status = [&]() -> Status {
     ASSIGN_OR_RETURN(const std::string_view bytes,
                      ResultCodec::Expand(src->raw, buffer));
     src->expanded = bytes.size();
-    const auto at = [&](std::string_view v) {
-      return static_cast<size_t>(v.data() - bytes.data());
-    };
-    return ResultCodec::Scan(bytes, [&](const ResultGroup& g) {
-      Source::Group& group = src->groups.emplace_back();
-      group.key = LogKey{std::string(g.domain), std::string(g.hour)};
-      std::copy(std::begin(g.counts), std::end(g.counts), group.counts);
-      group.sections =
-          Sections{at(g.ipv4),  g.ipv4.size(), at(g.ipv6), g.ipv6.size(),
-                   at(g.other), g.n_other,     at(g.urls), g.n_urls};
-    });
+    return Groups(bytes, &src->groups);
   }();
 }
 

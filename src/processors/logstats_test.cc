@@ -914,6 +914,33 @@ TEST(ResultReducer, HoldsResultsAcrossItsMemoryBlocks) {
   EXPECT_EQ(out->top_urls_csv, TopUrlsCsv(expected, 2));
 }
 
+TEST(ResultReducer, CompressedResultsWhoseHeaderIsLongOrSeveralGroups) {
+  // The reducer reads a compressed one-group result's key from the first
+  // bytes of its block; a key longer than those, or several groups, take
+  // the whole-result path. Both must give what MergeResult gives.
+  for (const std::string& domain : {std::string(300, 'd'), std::string("e")}) {
+    for (const int groups : {1, 3}) {
+      Merged m;
+      for (int k = 0; k < groups; ++k) {
+        HourStats& s = m[{domain, fmt::format("20240101{:02d}", k)}];
+        for (int i = 0; i < 3000; ++i) {
+          s.AddLine(Line(fmt::format("10.0.{}.{}", i / 256, i % 256),
+                         fmt::format("/page/{}", i), 200, "1"));
+        }
+      }
+      const std::string r = SerializeResult(m);
+      ASSERT_EQ(r[1], '\x02');  // compressed
+      Merged twice;
+      ASSERT_TRUE(MergeResult(r, &twice).ok());
+      ASSERT_TRUE(MergeResult(r, &twice).ok());
+      const auto out = Reduce({r, r}, 5, 2);
+      ASSERT_TRUE(out.ok()) << out.status();
+      EXPECT_EQ(out->summary_csv, SummaryCsv(twice));
+      EXPECT_EQ(out->top_urls_csv, TopUrlsCsv(twice, 5));
+    }
+  }
+}
+
 TEST(ResultReducer, NoResultsGiveHeadersOnly) {
   const auto out = Reduce({}, 10, 2);
   ASSERT_TRUE(out.ok());
