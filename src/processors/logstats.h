@@ -259,9 +259,10 @@ class ResultReducer {
   ResultReducer();
   ~ResultReducer();
 
-  // Keeps a copy of one map task's result, decompressing and checking it
-  // now (so that a reduce fed results as the maps succeed does it while
-  // they run); Finish reports what was wrong with it.
+  // Keeps a copy of one map task's result and notes its groups now: a
+  // compressed result of one group from the first bytes of its block (it
+  // is checked when its group merges), any other decompressed and checked
+  // at once. Finish reports what was wrong with it.
   void Add(int64_t task_id, std::string_view stage, std::string_view result);
 
   struct Output {
@@ -273,10 +274,11 @@ class ResultReducer {
   };
   // Merges each group, on up to `threads` threads; the order the results
   // were added in does not matter. DataLoss, prefixed with the task
-  // ("result of task N (stage): ...") and giving the byte offset, for the
-  // first result (by task id) that is not well formed, or whose runs do
-  // not strictly ascend (which SerializeResult never writes; the message
-  // also names the group).
+  // ("result of task N (stage): ...") and giving the byte offset, for a
+  // result that is not well formed (the first by task id among those Add
+  // checked, else the first found while merging), or whose runs do not
+  // strictly ascend (which SerializeResult never writes; the message also
+  // names the group).
   StatusOr<Output> Finish(size_t top, int threads);
 
  private:
