@@ -8,8 +8,9 @@
 #
 # on LOGSTATS_DIR/<encoding>/logs/** (the data bench/logstats_e2e.sh
 # generates and keeps), a fresh state file and output directory per run,
-# under /usr/bin/time. Prints per binary the mean and best wall seconds and
-# the mean CPU seconds (user + system) over the rounds.
+# under /usr/bin/time. Prints per binary the mean and best wall seconds, the
+# mean CPU seconds (user + system) and the mean minor page faults over the
+# rounds.
 #
 #   bench/logstats_alternate.sh ROUNDS BIN_OLD BIN_NEW [BIN...]
 #
@@ -38,7 +39,7 @@ YAML
 for ((r = 1; r <= rounds; r++)); do
   for bin in "$@"; do
     rm -rf "$tmp/out" "$tmp"/state.db*
-    /usr/bin/time -f "$bin %e %U %S" -o "$tmp/time" \
+    /usr/bin/time -f "$bin %e %U %S %R" -o "$tmp/time" \
       "$bin" run "$tmp/spec.yaml" --workers 2 --state "$tmp/state.db" \
       --no-progress >/dev/null 2>"$tmp/err" || {
       cat "$tmp/err" >&2
@@ -46,7 +47,7 @@ for ((r = 1; r <= rounds; r++)); do
     }
     cat "$tmp/time"
   done
-done | awk '{ w[$1] += $2; c[$1] += $3 + $4; n[$1]++
+done | awk '{ w[$1] += $2; c[$1] += $3 + $4; f[$1] += $5; n[$1]++
               if (!($1 in best) || $2 < best[$1]) best[$1] = $2 }
-            END { for (b in w) printf "%s runs=%d mean_wall_s=%.3f best_wall_s=%.3f mean_cpu_s=%.3f\n",
-                  b, n[b], w[b] / n[b], best[b], c[b] / n[b] }'
+            END { for (b in w) printf "%s runs=%d mean_wall_s=%.3f best_wall_s=%.3f mean_cpu_s=%.3f mean_minor_faults=%.0f\n",
+                  b, n[b], w[b] / n[b], best[b], c[b] / n[b], f[b] / n[b] }'

@@ -1065,17 +1065,11 @@ class ResultCodec {
   // not decompress to exactly its stated size.
   static StatusOr<std::string_view> Expand(std::string_view in,
                                            std::string* buffer) {
-    if (in.size() < 2 || in[0] != 'L' || in[1] != '\x02') return in;
+    if (!IsCompressed(in)) return in;
     ResultCodec r(in);
-    r.pos_ = 2;
     uint64_t body;
-    RETURN_IF_ERROR(r.Varint(&body));
+    RETURN_IF_ERROR(r.BlockHeader(&body));
     const size_t packed = in.size() - r.pos_;
-    // An LZ4 block expands at most ~255 times: a larger size is corrupt
-    // (and must not be allocated).
-    if (body > std::min<uint64_t>(LZ4_MAX_INPUT_SIZE, 255 * packed + 16)) {
-      return r.Corrupt("compressed size out of range");
-    }
     buffer->assign("L\x01");
     buffer->resize(2 + body);
     const int n =
@@ -1094,15 +1088,11 @@ class ResultCodec {
   // the whole result instead.
   static bool PeekOneGroup(std::string_view in, LogKey* key, int64_t* counts,
                            size_t* expanded) {
-    if (in.size() < 2 || in[0] != 'L' || in[1] != '\x02') return false;
+    if (!IsCompressed(in)) return false;
     ResultCodec r(in);
-    r.pos_ = 2;
     uint64_t body;
-    if (!r.Varint(&body).ok()) return false;
+    if (!r.BlockHeader(&body).ok()) return false;
     const size_t packed = in.size() - r.pos_;
-    if (body > std::min<uint64_t>(LZ4_MAX_INPUT_SIZE, 255 * packed + 16)) {
-      return false;
-    }
     char head[256] = {'L', '\x01'};
     const int want = static_cast<int>(std::min<uint64_t>(body, 254));
     const int n = LZ4_decompress_safe_partial(
@@ -1203,6 +1193,22 @@ class ResultCodec {
 
  private:
   explicit ResultCodec(std::string_view in) : in_(in) {}
+
+  static bool IsCompressed(std::string_view in) {
+    return in.size() >= 2 && in[0] == 'L' && in[1] == '\x02';
+  }
+  // Reads a version-2 result's header: the version-1 body's size, leaving
+  // pos_ at the LZ4 block. An LZ4 block expands at most ~255 times: a
+  // larger size is corrupt (and must not be allocated).
+  Status BlockHeader(uint64_t* body) {
+    pos_ = 2;
+    RETURN_IF_ERROR(Varint(body));
+    const size_t packed = in_.size() - pos_;
+    if (*body > std::min<uint64_t>(LZ4_MAX_INPUT_SIZE, 255 * packed + 16)) {
+      return Corrupt("compressed size out of range");
+    }
+    return OkStatus();
+  }
 
   // Appends n bytes to *out; returns where they begin.
   static char* Extend(std::string* out, size_t n) {
@@ -1607,6 +1613,11 @@ struct ResultReducer::Impl {
   // otherwise decompresses and checks it, noting each group's sections.
   // `buffer` is scratch space.
   static void Index(Source* src, std::string* buffer);
+  // `s`, prefixed with the task whose result `src` is.
+  static Status OfTask(const Source& src, const Status& s) {
+    return s.WithPrefix(
+        fmt::format("result of task {} ({})", src.task_id, src.stage));
+  }
   // Checks the version-1 result `bytes` and appends its groups.
   static Status Groups(std::string_view bytes,
                        std::vector<Source::Group>* groups);
@@ -1673,10 +1684,7 @@ Status ResultReducer::Impl::Reduce(const LogKey& key, const Group& g,
     const Run& r = g.runs[i];
     const Source& src = *r.source;
     (*buffers)[i].reserve(max_expanded);
-    const auto corrupt = [&](const Status& s) {
-      return s.WithPrefix(
-          fmt::format("result of task {} ({})", src.task_id, src.stage));
-    };
+    const auto corrupt = [&](const Status& s) { return OfTask(src, s); };
     auto expanded = ResultCodec::Expand(src.raw, &(*buffers)[i]);
     if (!expanded.ok()) return corrupt(expanded.status());
     plain[i] = *expanded;
@@ -1834,8 +1842,7 @@ StatusOr<ResultReducer::Output> ResultReducer::Finish(size_t top, int threads) {
                    });
   for (Impl::Source& src : sources) {
     if (!src.status.ok()) {
-      return src.status.WithPrefix(
-          fmt::format("result of task {} ({})", src.task_id, src.stage));
+      return Impl::OfTask(src, src.status);
     }
     impl_->max_expanded = std::max(impl_->max_expanded, src.expanded);
     for (Impl::Source::Group& g : src.groups) {
