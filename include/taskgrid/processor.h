@@ -108,6 +108,12 @@ struct TaskResult {
   std::string result;
 };
 
+struct TaskInput {
+  int64_t task_id = 0;
+  std::string stage;
+  std::string payload;
+};
+
 // What Reduce() and PostProcess() see, in the master. Valid only during the
 // call it is passed to; used from the calling thread only.
 class JobContext {
@@ -139,6 +145,12 @@ class JobContext {
       const std::function<void(const TaskResult&)>& fn) = 0;
   // Convenience: all results at once.
   StatusOr<std::vector<TaskResult>> Results();
+  // Calls `fn` for every non-reduce task of the job that exists at the time
+  // of the call, whatever its state, in task-id order, streaming from the
+  // state store: where ForEachResult's results will come from, so that a
+  // reduce can plan (e.g. merge a key's results once it has them all).
+  // Unimplemented in contexts that do not override it.
+  virtual Status ForEachTask(const std::function<void(const TaskInput&)>& fn);
 
   virtual void Log(LogLevel level, std::string_view line) = 0;
   void Log(std::string_view line) { Log(LogLevel::kInfo, line); }

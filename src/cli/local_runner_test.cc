@@ -121,6 +121,7 @@ std::atomic<bool> g_early_fail{false};
 std::atomic<int> g_early_reduce_calls{0};
 std::vector<std::vector<int64_t>> g_early_orders;  // per Reduce call; g_mu
 std::vector<Status> g_early_statuses;              // per Reduce call; g_mu
+std::vector<std::string> g_early_listed;  // ForEachTask: "id:stage:payload"
 class EarlyReduceProcessor : public MapReduceProcessor {
  public:
   bool reduces_early() const override { return true; }
@@ -144,6 +145,14 @@ class EarlyReduceProcessor : public MapReduceProcessor {
   }
   Status Reduce(JobContext& ctx) override {
     const int call = g_early_reduce_calls.fetch_add(1);
+    std::vector<std::string> listed;
+    if (Status s = ctx.ForEachTask([&](const TaskInput& t) {
+          listed.push_back(std::to_string(t.task_id) + ":" + t.stage + ":" +
+                           t.payload);
+        });
+        !s.ok()) {
+      return s;
+    }
     std::map<int64_t, std::string> taken;
     std::vector<int64_t> order;
     Status s = ctx.ForEachResult([&](const TaskResult& r) {
@@ -156,6 +165,7 @@ class EarlyReduceProcessor : public MapReduceProcessor {
       std::lock_guard<std::mutex> lock(g_mu);
       g_early_orders.push_back(order);
       g_early_statuses.push_back(s);
+      g_early_listed = listed;
     }
     if (!s.ok()) return s;
     if (call == 0 && ctx.params().IntOr("reduce_fails", 0) != 0) {
@@ -206,6 +216,7 @@ class LocalRunnerTest : public ::testing::Test {
       g_runs.clear();
       g_early_orders.clear();
       g_early_statuses.clear();
+      g_early_listed.clear();
     }
     g_early_taken = 0;
     g_early_fail = false;
@@ -558,6 +569,15 @@ output: )" + out_dir + "\n",
   std::lock_guard<std::mutex> lock(g_mu);
   ASSERT_EQ(g_early_orders.size(), 1u);
   EXPECT_EQ(g_early_orders[0].size(), 4u);
+  // ForEachTask listed the map tasks (not the reduce), in id order, before
+  // their results came.
+  std::vector<std::string> maps;
+  for (size_t i = 0; i + 1 < tasks.size(); ++i) {
+    maps.push_back(std::to_string(tasks[i].id) + ":" + tasks[i].stage + ":" +
+                   tasks[i].payload);
+  }
+  EXPECT_EQ(g_early_listed, maps);
+  EXPECT_EQ(maps.size(), 4u);
 }
 
 TEST_F(LocalRunnerTest, DeadMapAbandonsTheEarlyReduceAndRerunCompletes) {

@@ -88,6 +88,10 @@ StatusOr<std::string> JobContext::OutputPath(std::string_view) {
   return FailedPreconditionError("this context has no output directory");
 }
 
+Status JobContext::ForEachTask(const std::function<void(const TaskInput&)>&) {
+  return UnimplementedError("this context does not list its tasks");
+}
+
 StatusOr<std::vector<TaskResult>> JobContext::Results() {
   std::vector<TaskResult> out;
   Status s = ForEachResult([&](const TaskResult& r) { out.push_back(r); });

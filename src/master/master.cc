@@ -123,6 +123,17 @@ class JobContextImpl : public JobContext {
           fn(r);
         });
   }
+  Status ForEachTask(const std::function<void(const TaskInput&)>& fn) override {
+    TaskInput t;
+    return store_->ForEachPayload(
+        def_.job_id, kReduceStage,
+        [&](int64_t id, const std::string& stage, const std::string& payload) {
+          t.task_id = id;
+          t.stage = stage;
+          t.payload = payload;
+          fn(t);
+        });
+  }
   void Log(LogLevel level, std::string_view line) override {
     logs_.push_back(
         {clock_->NowMs(), static_cast<int>(level), std::string(line)});

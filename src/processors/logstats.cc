@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <lz4.h>
-#include <sys/mman.h>
 #include <unistd.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -15,7 +14,6 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
-#include <filesystem>
 #include <limits>
 #include <new>
 #include <stdexcept>
@@ -1528,53 +1526,17 @@ int MergeRuns(std::vector<Cursor>& runs, F&& f) {
   return -1;
 }
 
-// Bytes kept until the arena goes, copied into blocks of 32 MiB that the
-// kernel may back with transparent huge pages (MADV_HUGEPAGE; THP is
-// `madvise` on Debian). The reduce holds every map result until it merges
-// (26 MB for 2 GiB of gzip logs), and a fresh 4 KiB page costs
-// microseconds to fault in on the reference VM, a 2 MiB one about as much
-// as a few (docs/benchmarks.md).
-class HeldBytes {
- public:
-  HeldBytes() = default;
-  HeldBytes(const HeldBytes&) = delete;
-  HeldBytes& operator=(const HeldBytes&) = delete;
-  ~HeldBytes() {
-    for (const Block& b : blocks_) munmap(b.base, b.size);
+// f(), or ResourceExhausted for an exception it throws (std::bad_alloc):
+// none may leave a reducing thread (which would end the process) or Add.
+template <typename F>
+Status Guarded(F&& f) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return ResourceExhaustedError(
+        fmt::format("logstats: reduce: {}", e.what()));
   }
-
-  // A copy of `bytes`, valid for the arena's life. std::bad_alloc if no
-  // memory can be mapped.
-  std::string_view Copy(std::string_view bytes) {
-    if (bytes.empty()) return {};
-    if (blocks_.empty() ||
-        blocks_.back().size - blocks_.back().used < bytes.size()) {
-      // Untouched space at a block's end costs address space only.
-      const size_t size =
-          std::max(kBlock, (bytes.size() + kHuge - 1) / kHuge * kHuge);
-      void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (p == MAP_FAILED) throw std::bad_alloc();
-      madvise(p, size, MADV_HUGEPAGE);  // a hint: fine if refused
-      blocks_.push_back({static_cast<char*>(p), size, 0});
-    }
-    Block& b = blocks_.back();
-    char* const at = b.base + b.used;
-    std::memcpy(at, bytes.data(), bytes.size());
-    b.used += bytes.size();
-    return {at, bytes.size()};
-  }
-
- private:
-  static constexpr size_t kHuge = size_t{2} << 20;
-  static constexpr size_t kBlock = size_t{32} << 20;
-  struct Block {
-    char* base;
-    size_t size;
-    size_t used;
-  };
-  std::vector<Block> blocks_;
-};
+}
 
 }  // namespace
 
@@ -1595,7 +1557,7 @@ struct ResultReducer::Impl {
   struct Source {
     int64_t task_id;
     std::string stage;
-    std::string_view raw;  // as added (maybe compressed), in `held`
+    std::string raw;  // as added (maybe compressed); freed once merged
     struct Group {
       LogKey key;
       int64_t counts[7];
@@ -1605,6 +1567,7 @@ struct ResultReducer::Impl {
     size_t expanded = 0;    // bytes, once indexed
     Status status;          // of indexing it
     bool deferred = false;  // checked, and its sections found, by Reduce
+    size_t unmerged = 0;    // its groups not merged yet
   };
   // Notes `src`'s groups: for a compressed result of one group, its key and
   // counts from the block's first bytes (deferred: decompressing and
@@ -1622,12 +1585,16 @@ struct ResultReducer::Impl {
   static Status Groups(std::string_view bytes,
                        std::vector<Source::Group>* groups);
   struct Run {
-    const Source* source;
+    Source* source;
     Sections sections;
   };
   struct Group {
     int64_t counts[7] = {0, 0, 0, 0, 0, 0, 0};
     std::vector<Run> runs;
+    size_t expected = 0;  // results announced by Expect
+    bool merged = false;  // by Add, when the last announced one came
+    GroupRow row;         // of that merge
+    Status status;
   };
 
   // A group's figures: the merge of its runs, each expanded into one of
@@ -1635,10 +1602,24 @@ struct ResultReducer::Impl {
   Status Reduce(const LogKey& key, const Group& g, size_t top,
                 std::vector<std::string>* buffers, GroupRow* row) const;
 
-  HeldBytes held;              // the sources' bytes
+  // Files `src`'s groups (Add); merges those it completes.
+  void File(Source* src);
+  // Puts g's runs in task order (whatever order the results came in).
+  static void SortRuns(Group* g) {
+    std::sort(g->runs.begin(), g->runs.end(), [](const Run& a, const Run& b) {
+      return a.source->task_id < b.source->task_id;
+    });
+  }
+  // Merges group `key` now, on this thread, and frees the results no
+  // other group still needs.
+  void MergeEarly(const LogKey& key, Group* g);
+
+  size_t top = 10;
   std::deque<Source> sources;  // a deque: runs point into it
   std::map<LogKey, Group> groups;
-  std::string scratch;  // Add's
+  std::string scratch;               // Add's
+  std::vector<std::string> buffers;  // MergeEarly's
+  Status late;                       // a result for a group merged already
   // The largest source expanded: what Reduce's buffers are reserved to at
   // once, rather than grown (each growth is a fresh block, faulted in page
   // by page in the reduce's tail).
@@ -1759,7 +1740,9 @@ Status ResultReducer::Impl::Reduce(const LogKey& key, const Group& g,
   return OkStatus();
 }
 
-ResultReducer::ResultReducer() : impl_(std::make_unique<Impl>()) {}
+ResultReducer::ResultReducer(size_t top) : impl_(std::make_unique<Impl>()) {
+  impl_->top = top;
+}
 ResultReducer::~ResultReducer() = default;
 
 Status ResultReducer::Impl::Groups(std::string_view bytes,
@@ -1793,31 +1776,57 @@ void ResultReducer::Impl::Index(Source* src, std::string* buffer) {
   }();
 }
 
+void ResultReducer::Expect(const LogKey& key) { ++impl_->groups[key].expected; }
+
 void ResultReducer::Add(int64_t task_id, std::string_view stage,
                         std::string_view result) {
   Impl::Source& src = impl_->sources.emplace_back(
-      Impl::Source{task_id, std::string(stage), impl_->held.Copy(result), {}});
+      Impl::Source{task_id, std::string(stage), std::string(result), {}});
   Impl::Index(&src, &impl_->scratch);
+  impl_->File(&src);
+}
+
+void ResultReducer::Impl::File(Source* src) {
+  // A result that failed its check files nothing: Finish reports it.
+  if (!src->status.ok()) return;
+  max_expanded = std::max(max_expanded, src->expanded);
+  src->unmerged = src->groups.size();
+  for (Source::Group& sg : src->groups) {
+    auto [it, added] = groups.try_emplace(std::move(sg.key));
+    Group& g = it->second;
+    if (g.merged && late.ok()) {
+      late = OfTask(*src, InternalError(fmt::format(
+                              "logstats: a result for {} {} after its {} "
+                              "announced results were merged",
+                              it->first.domain, it->first.hour, g.expected)));
+    }
+    for (int k = 0; k < 7; ++k) SaturatingAdd(&g.counts[k], sg.counts[k]);
+    g.runs.push_back({src, sg.sections});
+    if (!g.merged && g.runs.size() == g.expected) MergeEarly(it->first, &g);
+  }
+}
+
+void ResultReducer::Impl::MergeEarly(const LogKey& key, Group* g) {
+  SortRuns(g);
+  g->status = Guarded([&] { return Reduce(key, *g, top, &buffers, &g->row); });
+  g->merged = true;
+  for (const Run& r : g->runs) {
+    if (--r.source->unmerged == 0) std::string().swap(r.source->raw);
+  }
 }
 
 namespace {
 
 // (*status)[i] = f(i, worker) for i in [0, n), on up to `threads` threads
 // (this one among them), `worker` in [0, threads) telling the threads
-// apart. An exception f throws becomes (*status)[i] (ResourceExhausted): it
-// must not leave a thread, which would end the process.
+// apart. An exception f throws becomes (*status)[i] (Guarded).
 template <typename F>
 void ParallelFor(size_t n, int threads, std::vector<Status>* status, F&& f) {
   status->assign(n, OkStatus());
   std::atomic<size_t> next{0};
   const auto work = [&](int worker) {
     for (size_t i; (i = next.fetch_add(1)) < n;) {
-      try {
-        (*status)[i] = f(i, worker);
-      } catch (const std::exception& e) {
-        (*status)[i] = ResourceExhaustedError(
-            fmt::format("logstats: reduce: {}", e.what()));
-      }
+      (*status)[i] = Guarded([&] { return f(i, worker); });
     }
   };
   std::vector<std::thread> helpers;
@@ -1831,49 +1840,50 @@ void ParallelFor(size_t n, int threads, std::vector<Status>* status, F&& f) {
 
 }  // namespace
 
-StatusOr<ResultReducer::Output> ResultReducer::Finish(size_t top, int threads) {
-  // The runs filed under their keys, in task order (whatever order the
-  // results were added in).
+StatusOr<ResultReducer::Output> ResultReducer::Finish(int threads) {
   threads = std::max(threads, 1);
-  std::deque<Impl::Source>& sources = impl_->sources;
+  // What Add found wrong, first by task id.
+  std::vector<const Impl::Source*> sources;
+  for (const Impl::Source& src : impl_->sources) sources.push_back(&src);
   std::stable_sort(sources.begin(), sources.end(),
-                   [](const Impl::Source& a, const Impl::Source& b) {
-                     return a.task_id < b.task_id;
+                   [](const Impl::Source* a, const Impl::Source* b) {
+                     return a->task_id < b->task_id;
                    });
-  for (Impl::Source& src : sources) {
-    if (!src.status.ok()) {
-      return Impl::OfTask(src, src.status);
-    }
-    impl_->max_expanded = std::max(impl_->max_expanded, src.expanded);
-    for (Impl::Source::Group& g : src.groups) {
-      Impl::Group& group = impl_->groups[std::move(g.key)];
-      for (int k = 0; k < 7; ++k) SaturatingAdd(&group.counts[k], g.counts[k]);
-      group.runs.push_back({&src, g.sections});
-    }
+  for (const Impl::Source* src : sources) {
+    if (!src->status.ok()) return Impl::OfTask(*src, src->status);
   }
+  RETURN_IF_ERROR(impl_->late);
 
-  // Each group merged, in parallel.
-  std::vector<std::pair<const LogKey*, const Impl::Group*>> groups;
-  for (const auto& [key, g] : impl_->groups) groups.emplace_back(&key, &g);
-  std::vector<GroupRow> rows(groups.size());
+  // The groups Add did not merge, in parallel.
+  std::vector<std::pair<const LogKey*, Impl::Group*>> pending;
+  for (auto& [key, g] : impl_->groups) {
+    if (g.merged || g.runs.empty()) continue;  // merged, or announced only
+    Impl::SortRuns(&g);
+    pending.emplace_back(&key, &g);
+  }
   std::vector<std::vector<std::string>> buffers(static_cast<size_t>(threads));
   std::vector<Status> status;
-  ParallelFor(groups.size(), threads, &status, [&](size_t i, int worker) {
-    return impl_->Reduce(*groups[i].first, *groups[i].second, top,
-                         &buffers[static_cast<size_t>(worker)], &rows[i]);
+  ParallelFor(pending.size(), threads, &status, [&](size_t i, int worker) {
+    Impl::Group& g = *pending[i].second;
+    return impl_->Reduce(*pending[i].first, g, impl_->top,
+                         &buffers[static_cast<size_t>(worker)], &g.row);
   });
-  for (const Status& s : status) RETURN_IF_ERROR(s);
+  for (size_t i = 0; i < pending.size(); ++i) {
+    pending[i].second->status = std::move(status[i]);
+  }
 
   Output out;
   out.summary_csv = kSummaryHeader;
   out.top_urls_csv = kTopUrlsHeader;
-  for (const GroupRow& r : rows) {
-    AppendSummaryRow(r, &out.summary_csv);
-    out.top_urls_csv += r.top_rows;
-    out.requests += r.requests;
-    out.malformed += r.malformed;
+  for (const auto& [key, g] : impl_->groups) {
+    if (g.runs.empty()) continue;
+    RETURN_IF_ERROR(g.status);
+    AppendSummaryRow(g.row, &out.summary_csv);
+    out.top_urls_csv += g.row.top_rows;
+    out.requests += g.row.requests;
+    out.malformed += g.row.malformed;
+    ++out.groups;
   }
-  out.groups = rows.size();
   return out;
 }
 
@@ -1929,11 +1939,24 @@ Status LogStatsProcessor::Reduce(JobContext& ctx) {
     return InvalidArgumentError(
         fmt::format("logstats: params.top must be >= 0, got {}", top));
   }
-  ResultReducer reducer;
+  ResultReducer reducer(static_cast<size_t>(top));
+  // Each group is merged as soon as its last map task's result comes (and
+  // the results it held freed), rather than all at the end: the groups,
+  // from the map tasks' paths. A payload Process would reject announces
+  // nothing (its task cannot have succeeded).
+  Status listed = ctx.ForEachTask([&](const TaskInput& t) {
+    auto split = FileSplit::Parse(t.payload);
+    if (!split.ok()) return;
+    auto key = PathKey(split->path);
+    if (key.ok()) reducer.Expect(*key);
+  });
+  if (!listed.ok() && listed.code() != StatusCode::kUnimplemented) {
+    return listed;
+  }
   RETURN_IF_ERROR(ctx.ForEachResult(
       [&](const TaskResult& r) { reducer.Add(r.task_id, r.stage, r.result); }));
   ASSIGN_OR_RETURN(const ResultReducer::Output out,
-                   reducer.Finish(static_cast<size_t>(top), ReduceThreads()));
+                   reducer.Finish(ReduceThreads()));
   if (ctx.cancelled()) return CancelledError("logstats: cancelled");
 
   RETURN_IF_ERROR(WriteOutput(ctx, "summary.csv", out.summary_csv));

@@ -243,43 +243,57 @@ std::string TopUrlsCsv(const Merged& merged, size_t top);
 // addresses and URLs are sorted runs (see SerializeResult), so a group's
 // distinct addresses and URL counts are a k-way merge of its results' runs,
 // counted as they stream by (no hash table; the URLs' hashes are computed
-// again as they are read), keeping only the `top` best URLs. Groups are
-// reduced in parallel. The outputs equal SummaryCsv and TopUrlsCsv of the
-// same results merged with MergeResult.
+// again as they are read), keeping only the `top` best URLs. The outputs equal
+// SummaryCsv and TopUrlsCsv of the same results merged with MergeResult.
+//
+// Groups are merged as soon as they can be: a caller that knows which
+// groups its results will hold (LogStatsProcessor: from the map tasks'
+// paths) announces them with Expect, and Add merges a group on its own
+// thread once the last announced result of it comes, while the maps still
+// run, then frees the results it held for it. Finish merges the rest (all
+// of them, without Expect) in parallel.
 //
 // Memory: a copy of every result added, as stored (compressed; they are
-// read from the state store, or fed by the master, one at a time), in
-// 32 MiB blocks the kernel may back with transparent huge pages, an index
-// of its groups, plus per thread the uncompressed results of the group it
-// merges (reused from group to group), plus `top` URLs per group.
+// read from the state store, or fed by the master, one at a time), until
+// its groups are merged, an index of its groups, plus per merging thread
+// the uncompressed results of the group it merges (reused from group to
+// group), plus `top` URLs per group.
 //
 // Thread-safety: one thread at a time (Finish uses threads of its own).
 class ResultReducer {
  public:
-  ResultReducer();
+  // `top`: the URLs kept per group (top_urls.csv's rows).
+  explicit ResultReducer(size_t top = 10);
   ~ResultReducer();
+
+  // Announces one more result that will hold group `key` (a map task's).
+  // A group announced but never added gives no rows. Call before the Adds
+  // of that group; a result added for a group merged already (more than
+  // announced) is an Internal error from Finish.
+  void Expect(const LogKey& key);
 
   // Keeps a copy of one map task's result and notes its groups now: a
   // compressed result of one group from the first bytes of its block (it
   // is checked when its group merges), any other decompressed and checked
-  // at once. Finish reports what was wrong with it.
+  // at once. Merges the groups it completes (see Expect). Finish reports
+  // what was wrong with it.
   void Add(int64_t task_id, std::string_view stage, std::string_view result);
 
   struct Output {
     std::string summary_csv;
-    std::string top_urls_csv;  // params.top rows per (domain, hour)
+    std::string top_urls_csv;  // `top` rows per (domain, hour)
     int64_t requests = 0;      // parsed lines, over all groups
     int64_t malformed = 0;
     size_t groups = 0;
   };
-  // Merges each group, on up to `threads` threads; the order the results
-  // were added in does not matter. DataLoss, prefixed with the task
-  // ("result of task N (stage): ...") and giving the byte offset, for a
-  // result that is not well formed (the first by task id among those Add
-  // checked, else the first found while merging), or whose runs do not
-  // strictly ascend (which SerializeResult never writes; the message also
-  // names the group).
-  StatusOr<Output> Finish(size_t top, int threads);
+  // Merges each group not merged yet, on up to `threads` threads; the order
+  // the results were added in does not matter. DataLoss, prefixed with the
+  // task ("result of task N (stage): ...") and giving the byte offset, for
+  // a result that is not well formed (the first by task id among those Add
+  // checked, else the first group's found while merging), or whose runs do
+  // not strictly ascend (which SerializeResult never writes; the message
+  // also names the group).
+  StatusOr<Output> Finish(int threads);
 
  private:
   struct Impl;

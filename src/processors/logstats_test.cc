@@ -773,7 +773,7 @@ TEST(Results, CorruptCompressedResultsAreDataLossNeverACrash) {
     // runs out of order besides), always as DataLoss naming the task.
     ResultReducer r;
     r.Add(3, "map", bad);
-    const auto out = r.Finish(10, 2);
+    const auto out = r.Finish(2);
     if (!s.ok()) {
       EXPECT_FALSE(out.ok()) << s;
     }
@@ -793,17 +793,30 @@ TEST(Results, CorruptCompressedResultsAreDataLossNeverACrash) {
 // ---------------------------------------------------------------------------
 // ResultReducer
 
+// Announces each group of `result` to `r` (as LogStatsProcessor does from
+// the map tasks' paths).
+void ExpectGroupsOf(std::string_view result, ResultReducer* r) {
+  Merged m;
+  ASSERT_TRUE(MergeResult(result, &m).ok());
+  for (const auto& [key, stats] : m) r->Expect(key);
+}
+
 // The reducer's outputs over `results` (task ids 1, 2, ...), added in
-// task order or (as a reduce started early takes them) the reverse.
+// task order or (as a reduce started early takes them) the reverse; with
+// `announce`, their groups announced first (so merged as they complete).
 StatusOr<ResultReducer::Output> Reduce(const std::vector<std::string>& results,
                                        size_t top, int threads,
-                                       bool reversed = false) {
-  ResultReducer r;
+                                       bool reversed = false,
+                                       bool announce = false) {
+  ResultReducer r(top);
+  if (announce) {
+    for (const std::string& result : results) ExpectGroupsOf(result, &r);
+  }
   for (size_t k = 0; k < results.size(); ++k) {
     const size_t i = reversed ? results.size() - 1 - k : k;
     r.Add(static_cast<int64_t>(i + 1), "map", results[i]);
   }
-  return r.Finish(top, threads);
+  return r.Finish(threads);
 }
 
 TEST(ResultReducer, EqualsMergingIntoHashTablesOnRandomResults) {
@@ -844,7 +857,10 @@ TEST(ResultReducer, EqualsMergingIntoHashTablesOnRandomResults) {
     }
     for (const size_t top : {0, 1, 3, 10, 100000}) {
       for (const int threads : {1, 3}) {
-        const auto out = Reduce(results, top, threads, /*reversed=*/top == 3);
+        // Announced or not (merged as each group completes, or all by
+        // Finish), in task order or the reverse.
+        const auto out = Reduce(results, top, threads, /*reversed=*/top == 3,
+                                /*announce=*/threads == 1);
         ASSERT_TRUE(out.ok()) << out.status();
         EXPECT_EQ(out->summary_csv, SummaryCsv(oracle)) << round;
         EXPECT_EQ(out->top_urls_csv, TopUrlsCsv(oracle, top))
@@ -883,9 +899,9 @@ TEST(ResultReducer, LargeTablesSerializeInOrder) {
   }
 }
 
-TEST(ResultReducer, HoldsResultsAcrossItsMemoryBlocks) {
-  // Results it keeps in 32 MiB blocks: 40 MiB of them, one larger than a
-  // block, in between results of other groups.
+TEST(ResultReducer, HoldsLargeResultsBetweenSmallOnes) {
+  // 40 MiB of results, one of 33 MiB, in between results of another group;
+  // announced or not.
   Merged small;
   small[{"a", "2024010100"}].AddLine(Line("1.1.1.1", "/x", 200, "5"));
   const std::string tiny = SerializeResult(small);
@@ -908,10 +924,54 @@ TEST(ResultReducer, HoldsResultsAcrossItsMemoryBlocks) {
     ASSERT_TRUE(MergeResult(results.back(), &expected).ok());
     ASSERT_TRUE(MergeResult(results[results.size() - 2], &expected).ok());
   }
-  const auto out = Reduce(results, 2, 2);
-  ASSERT_TRUE(out.ok()) << out.status();
-  EXPECT_EQ(out->summary_csv, SummaryCsv(expected));
-  EXPECT_EQ(out->top_urls_csv, TopUrlsCsv(expected, 2));
+  for (const bool announce : {false, true}) {
+    const auto out = Reduce(results, 2, 2, /*reversed=*/false, announce);
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out->summary_csv, SummaryCsv(expected));
+    EXPECT_EQ(out->top_urls_csv, TopUrlsCsv(expected, 2));
+  }
+}
+
+TEST(ResultReducer, AnnouncedGroupsMergeWhenTheirLastResultComes) {
+  Merged a, b;
+  a[{"a", "2024010100"}].AddLine(Line("1.1.1.1", "/x", 200, "5"));
+  b[{"b", "2024010100"}].AddLine(Line("2.2.2.2", "/y", 404, "7"));
+  const std::string ra = SerializeResult(a), rb = SerializeResult(b);
+  Merged all;
+  for (const std::string* r : {&ra, &ra, &rb}) {
+    ASSERT_TRUE(MergeResult(*r, &all).ok());
+  }
+  {
+    // Group a announced twice, b once: each merges on its last Add.
+    // Announced again, a group that never comes gives no row.
+    ResultReducer r(10);
+    r.Expect({"a", "2024010100"});
+    r.Expect({"a", "2024010100"});
+    r.Expect({"b", "2024010100"});
+    r.Expect({"never", "2024010100"});
+    r.Add(3, "map", rb);
+    r.Add(1, "map", ra);
+    r.Add(2, "map", ra);
+    const auto out = r.Finish(2);
+    ASSERT_TRUE(out.ok()) << out.status();
+    EXPECT_EQ(out->summary_csv, SummaryCsv(all));
+    EXPECT_EQ(out->top_urls_csv, TopUrlsCsv(all, 10));
+    EXPECT_EQ(out->groups, 2u);
+  }
+  {
+    // One result more than announced: group a merged on the first, so the
+    // second cannot count any more. An error, naming the task.
+    ResultReducer r(10);
+    r.Expect({"a", "2024010100"});
+    r.Add(1, "map", ra);
+    r.Add(2, "map", ra);
+    const auto out = r.Finish(2);
+    ASSERT_FALSE(out.ok());
+    EXPECT_EQ(out.status().code(), StatusCode::kInternal) << out.status();
+    EXPECT_NE(out.status().message().find("result of task 2 (map)"),
+              std::string::npos)
+        << out.status();
+  }
 }
 
 TEST(ResultReducer, CompressedResultsWhoseHeaderIsLongOrSeveralGroups) {
@@ -953,10 +1013,15 @@ TEST(ResultReducer, CorruptResultIsDataLossNamingTheTask) {
   const std::string bytes = SerializeResult(Sample());
   for (size_t n = 0; n < bytes.size(); ++n) {
     ResultReducer r;
+    // Announced: a group may merge (and find the corruption) in Add.
+    if (n % 2 == 0) {
+      ExpectGroupsOf(bytes, &r);
+      ExpectGroupsOf(bytes, &r);
+    }
     r.Add(8, "map", "X");  // also bad: the first bad one by id is reported
     r.Add(1, "map", bytes);
     r.Add(7, "map", bytes.substr(0, n));
-    const auto out = r.Finish(10, 2);
+    const auto out = r.Finish(2);
     ASSERT_FALSE(out.ok()) << n;
     EXPECT_EQ(out.status().code(), StatusCode::kDataLoss) << n;
     EXPECT_NE(out.status().message().find("result of task 7 (map)"),
@@ -1003,15 +1068,18 @@ TEST(ResultReducer, RunsOutOfOrderAreDataLossNamingTaskAndGroup) {
   EXPECT_NE(ok->top_urls_csv.find("d,2024010100,1,/a,2"), std::string::npos);
 
   // Descending or repeated addresses, a repeated URL: each alone, and after
-  // a good run of the same group (the merging path).
+  // a good run of the same group (the merging path), merged by Finish or,
+  // announced, by Add.
   for (const std::string& bad :
        {HandMadeResult({2, 1}, {}), HandMadeResult({5, 5}, {}),
         HandMadeResult({}, {"/a", "/a"})}) {
-    for (const bool with_good : {false, true}) {
+    for (const int variant : {0, 1, 2}) {
+      const bool with_good = variant > 0;
       std::vector<std::string> results;
       if (with_good) results.push_back(good);
       results.push_back(bad);
-      const auto out = Reduce(results, 10, 2);
+      const auto out = Reduce(results, 10, 2, /*reversed=*/false,
+                              /*announce=*/variant == 2);
       ASSERT_FALSE(out.ok());
       EXPECT_EQ(out.status().code(), StatusCode::kDataLoss);
       const std::string task =

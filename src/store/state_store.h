@@ -215,6 +215,12 @@ class StateStore {
       int64_t job_id, const std::string& exclude_stage,
       const std::function<void(int64_t, const std::string&,
                                const std::string&)>& fn) = 0;
+  // Streams (id, stage, payload) of every task not in `exclude_stage`,
+  // whatever its state, in id order.
+  virtual Status ForEachPayload(
+      int64_t job_id, const std::string& exclude_stage,
+      const std::function<void(int64_t, const std::string&,
+                               const std::string&)>& fn) = 0;
 
   // Streams the recorded outputs of the job's succeeded tasks, by task id
   // then file name, each with its task's payload (for the manifest).

@@ -38,7 +38,7 @@
 //   listed task that descends from another listed one is deleted and not
 //   counted; repeated ids count once; when nothing is rerun nothing changes
 //   (not the reset stage, not the job); the epoch is not bumped.
-// - ForEachResult with exclude_stage "" excludes nothing.
+// - ForEachResult and ForEachPayload with exclude_stage "" exclude nothing.
 // - ClaimLeadership: a heartbeat exactly lease_ms old is stale; the holder
 //   renews (same epoch) even after its own lease ran out if nobody took
 //   over; a holder that released and claims again gets a new epoch;
@@ -393,6 +393,8 @@ TYPED_TEST_P(StateStoreConformanceTest, UnknownJobIsNotFoundEverywhere) {
   EXPECT_TRUE(HasCode(s.ForEachUnfinishedTask(bad, ignore_task),
                       StatusCode::kNotFound, name));
   EXPECT_TRUE(HasCode(s.ForEachResult(bad, "", ignore_result),
+                      StatusCode::kNotFound, name));
+  EXPECT_TRUE(HasCode(s.ForEachPayload(bad, "", ignore_result),
                       StatusCode::kNotFound, name));
   EXPECT_TRUE(HasCode(s.GetLogs(bad, 1), StatusCode::kNotFound, name));
   EXPECT_TRUE(HasCode(s.AcquireJob(bad, "me", kT0, kLeaseMs, nullptr),
@@ -1122,6 +1124,37 @@ TYPED_TEST_P(StateStoreConformanceTest, ForEachUnfinishedTaskInIdOrder) {
   EXPECT_TRUE(got.empty());
 }
 
+TYPED_TEST_P(StateStoreConformanceTest, ForEachPayloadOrderAndExclusion) {
+  std::vector<TaskRecord> tasks;
+  for (int64_t id = 1; id <= 8; ++id) {
+    const char* stage = id == 1 ? "root" : id >= 7 ? "reduce" : "map";
+    // Every state: a payload is listed whatever its task's state.
+    const TaskState st = static_cast<TaskState>(id % 7);
+    TaskRecord t = MakeTask(id, stage, id == 1 ? 0 : 1, st);
+    t.payload = std::string("p\0", 2) + std::to_string(id);
+    t.result = "result " + std::to_string(id);
+    tasks.push_back(t);
+  }
+  const int64_t job = this->NewJob(tasks);
+  const std::pair<std::string, std::vector<int64_t>> cases[] = {
+      {"reduce", {1, 2, 3, 4, 5, 6}},
+      {"map", {1, 7, 8}},
+      {"", {1, 2, 3, 4, 5, 6, 7, 8}},
+  };
+  for (const auto& [exclude, want] : cases) {
+    SCOPED_TRACE("exclude '" + exclude + "'");
+    std::vector<int64_t> got;
+    TGC_ASSERT_OK(this->store().ForEachPayload(
+        job, exclude,
+        [&](int64_t id, const std::string& stage, const std::string& payload) {
+          EXPECT_EQ(stage, tasks[static_cast<size_t>(id - 1)].stage);
+          EXPECT_EQ(payload, tasks[static_cast<size_t>(id - 1)].payload);
+          got.push_back(id);
+        }));
+    EXPECT_EQ(got, want);
+  }
+}
+
 TYPED_TEST_P(StateStoreConformanceTest, ForEachResultOrderAndExclusion) {
   std::vector<TaskRecord> tasks;
   for (int64_t id = 1; id <= 12; ++id) {
@@ -1676,12 +1709,13 @@ REGISTER_TYPED_TEST_SUITE_P(
     ListTasksFiltersAndPages, ListTasksSortedByDurationAndAttempts,
     CountTasksByStageInFirstIdOrder, CountTasksByState,
     ForEachUnfinishedTaskInIdOrder, ForEachResultOrderAndExclusion,
-    LogsByAttemptThenWriteOrder, LargeBatchCreateAndUpdate,
-    DataSurvivesCloseAndReopen, TwoHandlesShareStateAndFence,
-    ConcurrentCallsFromThreads, LeaderOfAFreshStoreIsNobody,
-    ClaimLeadershipFirstThenRenew, ClaimLeadershipLeaseRules,
-    ReleaseLetsAnotherTakeOverAtOnce, ClaimJudgesAgainIfTheLeaderChanged,
-    LeadershipSurvivesReopen, RacingClaimsElectExactlyOneLeader);
+    ForEachPayloadOrderAndExclusion, LogsByAttemptThenWriteOrder,
+    LargeBatchCreateAndUpdate, DataSurvivesCloseAndReopen,
+    TwoHandlesShareStateAndFence, ConcurrentCallsFromThreads,
+    LeaderOfAFreshStoreIsNobody, ClaimLeadershipFirstThenRenew,
+    ClaimLeadershipLeaseRules, ReleaseLetsAnotherTakeOverAtOnce,
+    ClaimJudgesAgainIfTheLeaderChanged, LeadershipSurvivesReopen,
+    RacingClaimsElectExactlyOneLeader);
 
 }  // namespace conformance
 }  // namespace taskgrid

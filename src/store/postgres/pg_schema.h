@@ -180,6 +180,9 @@ inline constexpr char kUnfinishedSql[] =
 inline constexpr char kResultsSql[] =
     "SELECT id, stage, result FROM tasks WHERE job_id = $1 AND state = 3 "
     "AND ($2 = '' OR stage <> $2) ORDER BY id";
+inline constexpr char kPayloadsSql[] =
+    "SELECT id, stage, payload FROM tasks WHERE job_id = $1 "
+    "AND ($2 = '' OR stage <> $2) ORDER BY id";
 inline constexpr char kOutputsSql[] =
     "SELECT o.task_id, o.attempt, o.name, o.bytes, o.crc32, t.payload "
     "FROM task_outputs o JOIN tasks t ON t.job_id = o.job_id AND "

@@ -178,6 +178,9 @@ inline constexpr char kUnfinishedSql[] =
 inline constexpr char kResultsSql[] =
     "SELECT id, stage, result FROM tasks WHERE job_id = ?1 AND state = 3 "
     "AND (?2 = '' OR stage <> ?2) ORDER BY id";
+inline constexpr char kPayloadsSql[] =
+    "SELECT id, stage, payload FROM tasks WHERE job_id = ?1 "
+    "AND (?2 = '' OR stage <> ?2) ORDER BY id";
 inline constexpr char kGetLogsSql[] =
     "SELECT task_id, attempt, ts_ms, level, line FROM task_logs "
     "WHERE job_id = ?1 AND task_id = ?2 ORDER BY attempt, seq";

@@ -106,6 +106,10 @@ class SqliteStateStore : public StateStore {
       int64_t job_id, const std::string& exclude_stage,
       const std::function<void(int64_t, const std::string&,
                                const std::string&)>& fn) override;
+  Status ForEachPayload(
+      int64_t job_id, const std::string& exclude_stage,
+      const std::function<void(int64_t, const std::string&,
+                               const std::string&)>& fn) override;
   StatusOr<std::vector<LogLine>> GetLogs(int64_t job_id,
                                          int64_t task_id) override;
   Status CancelJob(int64_t job_id, int64_t now_ms) override;
