@@ -182,6 +182,12 @@ class FlatSet {
     }
   }
   size_t size() const { return used_ + (has_empty_key_ ? 1 : 0); }
+  // Room for n keys without growing.
+  void Reserve(size_t n) {
+    size_t slots = std::max<size_t>(slots_.size(), 16);
+    while ((n + 1) * 4 > slots * 3) slots *= 2;
+    if (slots > slots_.size()) Grow(slots);
+  }
   // Bytes of slots.
   size_t memory() const { return slots_.size() * sizeof(K); }
   // Brings the slot k probes first into the cache (a hint).
@@ -207,9 +213,10 @@ class FlatSet {
   }
 
  private:
-  void Grow() {
+  void Grow() { Grow(slots_.empty() ? 16 : slots_.size() * 2); }
+  void Grow(size_t slots) {
     std::vector<K> old = std::move(slots_);
-    slots_.assign(old.empty() ? 16 : old.size() * 2, K{});
+    slots_.assign(slots, K{});
     used_ = 0;
     for (const K& s : old) {
       if (!(s == K{})) Insert(s);
@@ -300,6 +307,14 @@ class StringCounter {
     }
   }
   size_t size() const { return used_; }
+  // Room for `keys` keys of `key_bytes` bytes in all without growing.
+  void Reserve(size_t keys, size_t key_bytes) {
+    size_t slots = std::max<size_t>(slots_.size(), 16);
+    while ((keys + 1) * 4 > slots * 3) slots *= 2;
+    if (slots > slots_.size()) Grow(slots);
+    // A record: a count word, a length and the key's bytes padded to words.
+    arena_.reserve(keys * 2 + (key_bytes + 7 * keys) / 8);
+  }
   // The keys' bytes, all together.
   size_t key_bytes() const { return key_bytes_; }
   // Bytes of slots and records.
@@ -363,9 +378,10 @@ class StringCounter {
   std::string_view Key(const Slot& s) const {
     return std::string_view(KeyBytes(s), Length(s));
   }
-  void Grow() {
+  void Grow() { Grow(slots_.empty() ? 16 : slots_.size() * 2); }
+  void Grow(size_t slots) {
     std::vector<Slot> old = std::move(slots_);
-    slots_.assign(old.empty() ? 16 : old.size() * 2, Slot{});
+    slots_.assign(slots, Slot{});
     home_shift_ = 32 - std::countr_zero(slots_.size());
     const size_t mask = slots_.size() - 1;
     for (const Slot& s : old) {
@@ -671,6 +687,15 @@ struct HourStats::Tables {
 };
 
 HourStats::HourStats() : t_(std::make_unique<Tables>()) {}
+
+HourStats::TableSizes HourStats::table_sizes() const {
+  return {t_->ipv4.size(), t_->urls.size(), t_->urls.key_bytes()};
+}
+
+void HourStats::Reserve(const TableSizes& sizes) {
+  t_->ipv4.Reserve(sizes.ipv4);
+  t_->urls.Reserve(sizes.urls, sizes.url_bytes);
+}
 HourStats::~HourStats() = default;
 HourStats::HourStats(HourStats&&) noexcept = default;
 HourStats& HourStats::operator=(HourStats&&) noexcept = default;
@@ -1908,6 +1933,7 @@ Status LogStatsProcessor::Process(TaskContext& ctx) {
   ASSIGN_OR_RETURN(LogKey key, PathKey(split.path));
   ASSIGN_OR_RETURN(auto reader, SplitLineReader::Open(split));
   HourStats stats;
+  stats.Reserve(last_sizes_);
   std::string_view lines;
   for (;;) {
     // Whole buffers of lines at once; a line the reader leaves to Next()
@@ -1924,6 +1950,12 @@ Status LogStatsProcessor::Process(TaskContext& ctx) {
     if (ctx.cancelled()) return CancelledError("logstats: cancelled");
     stats.AddLines(lines);  // the reader leaves kLineReadSlack after them
   }
+  // A hint only: bounded, so that one file of millions of distinct URLs
+  // does not size every later task's tables.
+  constexpr size_t kMaxHint = size_t{1} << 20;
+  const HourStats::TableSizes sizes = stats.table_sizes();
+  last_sizes_ = {std::min(sizes.ipv4, kMaxHint), std::min(sizes.urls, kMaxHint),
+                 std::min(sizes.url_bytes, kMaxHint * 64)};
   Merged result;
   result.emplace(std::move(key), std::move(stats));
   ctx.SetResult(SerializeResult(result));

@@ -162,6 +162,18 @@ class HourStats {
   // Adds `other` into this.
   void Merge(const HourStats& other);
 
+  // What the tables hold: distinct IPv4 addresses, distinct URLs and their
+  // bytes.
+  struct TableSizes {
+    size_t ipv4 = 0;
+    size_t urls = 0;
+    size_t url_bytes = 0;
+  };
+  TableSizes table_sizes() const;
+  // Makes room for that much at once (rather than growing step by step,
+  // copying what is there at each step): for a file like one seen before.
+  void Reserve(const TableSizes& sizes);
+
   int64_t requests() const { return requests_; }
   int64_t bytes() const { return bytes_; }
   // status_class 2..5: the 2xx..5xx buckets.
@@ -327,6 +339,12 @@ class LogStatsProcessor : public MapReduceProcessor {
   // The merge does not depend on the results' order, and nothing leaves
   // the reduce before it has them all.
   bool reduces_early() const override { return true; }
+
+ private:
+  // What the last task's tables held: Process sizes the next task's so at
+  // first (files of one job tend to be alike; growing a URL table from
+  // empty to 18k URLs copied it a dozen times: 4-10% of the per-line work).
+  HourStats::TableSizes last_sizes_;
 };
 
 std::unique_ptr<Processor> NewLogStatsProcessor();
