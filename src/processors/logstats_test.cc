@@ -478,34 +478,6 @@ TEST(HourStats, AddLinesCountsAsAddLineDoesPerLine) {
 // distinct URLs (over 3 MB of records, past its 2 MiB) and 40k addresses,
 // repeated, with IPv6, other addresses, URL-less and malformed lines among
 // them, in blocks of about 256 KiB as the map task reads them.
-TEST(HourStats, ReservedTablesCountAndSerializeAsGrownOnes) {
-  Rng rng{31};
-  std::vector<std::string> lines;
-  for (int i = 0; i < 20'000; ++i) {
-    const uint64_t a = rng.Below(5'000);
-    lines.push_back(Line(fmt::format("10.0.{}.{}", a >> 8, a & 255),
-                         fmt::format("/p/{}", rng.Below(7'000)), 200, "1"));
-  }
-  HourStats grown;
-  for (const std::string& line : lines) grown.AddLine(line);
-  const HourStats::TableSizes sizes = grown.table_sizes();
-  EXPECT_EQ(sizes.ipv4, static_cast<size_t>(grown.unique_ips()));
-  EXPECT_EQ(sizes.urls, static_cast<size_t>(grown.distinct_urls()));
-  EXPECT_GT(sizes.url_bytes, 4 * sizes.urls);
-  // Room for nothing, half of what the lines need (the tables still grow),
-  // exactly that, and four times as much.
-  for (const size_t scale : {0, 1, 2, 8}) {
-    SCOPED_TRACE(scale);
-    HourStats reserved;
-    reserved.Reserve({sizes.ipv4 * scale / 2, sizes.urls * scale / 2,
-                      sizes.url_bytes * scale / 2});
-    for (const std::string& line : lines) reserved.AddLine(line);
-    EXPECT_EQ(reserved.unique_ips(), grown.unique_ips());
-    EXPECT_EQ(reserved.TopUrls(20), grown.TopUrls(20));
-    EXPECT_TRUE(ResultOf(reserved) == ResultOf(grown)) << "results differ";
-  }
-}
-
 TEST(HourStats, AddLinesCountsAsAddLineDoesPerLineOnLargeTables) {
   Rng rng{29};
   std::vector<std::string> lines;
@@ -555,6 +527,34 @@ TEST(HourStats, AddLinesCountsAsAddLineDoesPerLineOnLargeTables) {
   EXPECT_EQ(got.TopUrls(10), want.TopUrls(10));
   // Not EXPECT_EQ: a failure would print megabytes.
   EXPECT_TRUE(ResultOf(got) == ResultOf(want)) << "the results differ";
+}
+
+TEST(HourStats, ReservedTablesCountAndSerializeAsGrownOnes) {
+  Rng rng{31};
+  std::vector<std::string> lines;
+  for (int i = 0; i < 20'000; ++i) {
+    const uint64_t a = rng.Below(5'000);
+    lines.push_back(Line(fmt::format("10.0.{}.{}", a >> 8, a & 255),
+                         fmt::format("/p/{}", rng.Below(7'000)), 200, "1"));
+  }
+  HourStats grown;
+  for (const std::string& line : lines) grown.AddLine(line);
+  const HourStats::TableSizes sizes = grown.table_sizes();
+  EXPECT_EQ(sizes.ipv4, static_cast<size_t>(grown.unique_ips()));
+  EXPECT_EQ(sizes.urls, static_cast<size_t>(grown.distinct_urls()));
+  EXPECT_GT(sizes.url_bytes, 4 * sizes.urls);
+  // Room for nothing, half of what the lines need (the tables still grow),
+  // exactly that, and four times as much.
+  for (const size_t scale : {0, 1, 2, 8}) {
+    SCOPED_TRACE(scale);
+    HourStats reserved;
+    reserved.Reserve({sizes.ipv4 * scale / 2, sizes.urls * scale / 2,
+                      sizes.url_bytes * scale / 2});
+    for (const std::string& line : lines) reserved.AddLine(line);
+    EXPECT_EQ(reserved.unique_ips(), grown.unique_ips());
+    EXPECT_EQ(reserved.TopUrls(20), grown.TopUrls(20));
+    EXPECT_TRUE(ResultOf(reserved) == ResultOf(grown)) << "results differ";
+  }
 }
 
 TEST(Ipv4, WideParserAgreesWithTheByteLoop) {
