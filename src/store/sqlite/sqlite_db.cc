@@ -61,12 +61,14 @@ StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, Role role,
     // any process (kill -9), which is what the system must survive; only a
     // power loss or OS crash may lose the last commits, never consistency.
     // foreign_keys stays off: the schema has none, and checks would cost
-    // every write. An 8 MiB page cache (the default is 2 MiB) holds a big
-    // batch's B-tree interior pages and recent leaves; a larger one only
-    // fills, page by fresh page, with rows (task results) the writer never
-    // touches again (64 MiB made a logstats run 3-7% slower and a 10M-task
-    // no-op run no faster: docs/benchmarks.md). journal_size_limit gives
-    // back the disk of a WAL that a big transaction grew.
+    // every write. The page cache stays at SQLite's default 2 MiB: what
+    // fills it beyond a big batch's B-tree interior pages and recent leaves
+    // is rows (task results) the writer never touches again, each a page of
+    // fresh memory, which costs microseconds on the reference VM (64 MiB
+    // made a logstats run 3-7% slower than 8 MiB, and 8 MiB 1-2% slower
+    // than 2 MiB; 1M- and 10M-task no-op runs took the same time with
+    // each: docs/benchmarks.md). journal_size_limit gives back the disk of
+    // a WAL that a big transaction grew.
     // Switching a new file to WAL needs an exclusive lock, and SQLite
     // does not always wait for it through the busy handler (two processes
     // opening a fresh file at once get "database is locked" at once):
@@ -81,7 +83,7 @@ StatusOr<std::unique_ptr<Db>> Db::Open(const std::string& path, Role role,
     }
     RETURN_IF_ERROR(
         db->Exec("PRAGMA synchronous = NORMAL; "
-                 "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -8192; "
+                 "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -2048; "
                  "PRAGMA journal_size_limit = 67108864;"));
     ASSIGN_OR_RETURN(sqlite3_stmt * mode, db->Prepare("PRAGMA journal_mode"));
     rc = sqlite3_step(mode);
