@@ -401,18 +401,19 @@ StatusOr<std::unique_ptr<SplitLineReader>> SplitLineReader::Open(
     const FileSplit& split, size_t max_line) {
   std::unique_ptr<SplitLineReader> r(new SplitLineReader());
   Impl& im = *r->impl_;
-  // The line reader reads ahead by its buffer size. 256 KiB: the decoded
+  // The line reader reads ahead by its buffer size. 192 KiB: the decoded
   // text is still in the core's L2 cache when the lines are parsed, beside
   // the task's tables (1 MiB was ~3% slower for logstats over gzip,
   // bench/logstats_e2e.sh), and isa-l's inflate, which stages 32 KiB of
   // output through its own buffer and saves 32 KiB of history on every
-  // call, is called half as often as with 128 KiB (2% fewer instructions,
-  // ~1.7% less wall time; 512 KiB: fewer instructions still, but more L2
-  // misses than they save; docs/benchmarks.md). A small
+  // call, is called less often than with 128 KiB (which took 2% more
+  // instructions); 256 KiB took 2-4% more CPU than 192 once the tables
+  // were sized from the start (they then fill the L2 sooner), 512 KiB more
+  // still (docs/benchmarks.md). A small
   // range should not read (or allocate) that much; 64 KiB stays at or above
   // the size from which the file stream reads straight into our buffer
   // instead of through its own.
-  size_t buffer = 256u << 10;
+  size_t buffer = 192u << 10;
   if (split.whole()) {
     ASSIGN_OR_RETURN(im.stream, OpenDecoded(split.path));
   } else {

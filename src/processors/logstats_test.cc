@@ -477,7 +477,7 @@ TEST(HourStats, AddLinesCountsAsAddLineDoesPerLine) {
 // line's URL count and IPv4 insert by a few lines (HourStats::Later): 70k
 // distinct URLs (over 3 MB of records, past its 2 MiB) and 40k addresses,
 // repeated, with IPv6, other addresses, URL-less and malformed lines among
-// them, in blocks of about 256 KiB as the map task reads them.
+// them, in blocks of a few hundred KiB as the map task reads them.
 TEST(HourStats, AddLinesCountsAsAddLineDoesPerLineOnLargeTables) {
   Rng rng{29};
   std::vector<std::string> lines;
