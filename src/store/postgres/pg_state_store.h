@@ -129,6 +129,13 @@ class PostgresStateStore : public StateStore {
                      std::unique_ptr<pg_internal::Conn> writer);
 
   StatusOr<Reader> BorrowReader();
+  // ForEachResult and ForEachPayload: streams (id, stage, third column) of
+  // the rows `sql` selects (job, then excluded stage, as parameters);
+  // NotFound for an unknown job.
+  Status StreamTaskColumn(const char* sql, int64_t job_id,
+                          const std::string& exclude_stage,
+                          const std::function<void(int64_t, const std::string&,
+                                                   const std::string&)>& fn);
   void ReturnReader(std::unique_ptr<pg_internal::Conn> conn);
 
   // Constant after construction.

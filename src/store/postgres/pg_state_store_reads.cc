@@ -162,49 +162,39 @@ Status PostgresStateStore::ForEachUnfinishedTask(
   return any ? OkStatus() : CheckJobExists(r.conn(), job_id);
 }
 
-namespace {
-
-// Streams (id, stage, bytes) rows of `sql` ($1 job, $2 excluded stage).
-Status StreamTaskColumn(pg_internal::Conn* conn, const char* sql,
-                        int64_t job_id, const std::string& exclude_stage,
-                        const std::function<void(int64_t, const std::string&,
-                                                 const std::string&)>& fn,
-                        bool* any) {
+Status PostgresStateStore::StreamTaskColumn(
+    const char* sql, int64_t job_id, const std::string& exclude_stage,
+    const std::function<void(int64_t, const std::string&, const std::string&)>&
+        fn) {
+  ASSIGN_OR_RETURN(Reader r, BorrowReader());
   Params p;
   p.Int8(job_id).Text(exclude_stage);
+  bool any = false;
   std::string stage;
   std::string value;
-  return conn->Stream(sql, p, [&](const Result& res, int i) -> Status {
-    *any = true;
-    stage = res.Str(i, 1);
-    value = res.Str(i, 2);
-    fn(res.Int(i, 0), stage, value);
-    return OkStatus();
-  });
+  RETURN_IF_ERROR(
+      r.conn()->Stream(sql, p, [&](const Result& res, int i) -> Status {
+        any = true;
+        stage = res.Str(i, 1);
+        value = res.Str(i, 2);
+        fn(res.Int(i, 0), stage, value);
+        return OkStatus();
+      }));
+  return any ? OkStatus() : CheckJobExists(r.conn(), job_id);
 }
-
-}  // namespace
 
 Status PostgresStateStore::ForEachResult(
     int64_t job_id, const std::string& exclude_stage,
     const std::function<void(int64_t, const std::string&, const std::string&)>&
         fn) {
-  ASSIGN_OR_RETURN(Reader r, BorrowReader());
-  bool any = false;
-  RETURN_IF_ERROR(StreamTaskColumn(r.conn(), pg::kResultsSql, job_id,
-                                   exclude_stage, fn, &any));
-  return any ? OkStatus() : CheckJobExists(r.conn(), job_id);
+  return StreamTaskColumn(pg::kResultsSql, job_id, exclude_stage, fn);
 }
 
 Status PostgresStateStore::ForEachPayload(
     int64_t job_id, const std::string& exclude_stage,
     const std::function<void(int64_t, const std::string&, const std::string&)>&
         fn) {
-  ASSIGN_OR_RETURN(Reader r, BorrowReader());
-  bool any = false;
-  RETURN_IF_ERROR(StreamTaskColumn(r.conn(), pg::kPayloadsSql, job_id,
-                                   exclude_stage, fn, &any));
-  return any ? OkStatus() : CheckJobExists(r.conn(), job_id);
+  return StreamTaskColumn(pg::kPayloadsSql, job_id, exclude_stage, fn);
 }
 
 Status PostgresStateStore::ForEachOutput(

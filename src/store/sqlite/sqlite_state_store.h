@@ -130,6 +130,13 @@ class SqliteStateStore : public StateStore {
                    std::unique_ptr<sqlite_internal::Db> writer);
 
   StatusOr<Reader> BorrowReader();
+  // ForEachResult and ForEachPayload: streams (id, stage, third column) of
+  // the rows `sql` selects (job, then excluded stage, as parameters);
+  // NotFound for an unknown job.
+  Status StreamTaskColumn(const char* sql, int64_t job_id,
+                          const std::string& exclude_stage,
+                          const std::function<void(int64_t, const std::string&,
+                                                   const std::string&)>& fn);
   void ReturnReader(std::unique_ptr<sqlite_internal::Db> db);
   // Called by SQLite after each commit of the writer.
   static int OnWalCommit(void* store, sqlite3* db, const char* name,

@@ -166,50 +166,41 @@ Status SqliteStateStore::ForEachUnfinishedTask(
   return any ? OkStatus() : CheckJobExists(r.db(), job_id);
 }
 
-namespace {
-
-// Streams (id, stage, text) rows of `sql` (?1 job, ?2 excluded stage).
-Status StreamTaskColumn(sq::Db* db, const char* sql, int64_t job_id,
-                        const std::string& exclude_stage,
-                        const std::function<void(int64_t, const std::string&,
-                                                 const std::string&)>& fn,
-                        bool* any) {
-  ASSIGN_OR_RETURN(Stmt s, Get(db, sql));
-  s.Int(1, job_id).Text(2, exclude_stage);
-  std::string stage;
-  std::string value;
-  while (true) {
-    ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) return OkStatus();
-    *any = true;
-    stage = s.ColStr(1);
-    value = s.ColStr(2);
-    fn(s.ColInt(0), stage, value);
+Status SqliteStateStore::StreamTaskColumn(
+    const char* sql, int64_t job_id, const std::string& exclude_stage,
+    const std::function<void(int64_t, const std::string&, const std::string&)>&
+        fn) {
+  ASSIGN_OR_RETURN(Reader r, BorrowReader());
+  bool any = false;
+  {
+    ASSIGN_OR_RETURN(Stmt s, Get(r.db(), sql));
+    s.Int(1, job_id).Text(2, exclude_stage);
+    std::string stage;
+    std::string value;
+    while (true) {
+      ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      any = true;
+      stage = s.ColStr(1);
+      value = s.ColStr(2);
+      fn(s.ColInt(0), stage, value);
+    }
   }
+  return any ? OkStatus() : CheckJobExists(r.db(), job_id);
 }
-
-}  // namespace
 
 Status SqliteStateStore::ForEachResult(
     int64_t job_id, const std::string& exclude_stage,
     const std::function<void(int64_t, const std::string&, const std::string&)>&
         fn) {
-  ASSIGN_OR_RETURN(Reader r, BorrowReader());
-  bool any = false;
-  RETURN_IF_ERROR(StreamTaskColumn(r.db(), sq::kResultsSql, job_id,
-                                   exclude_stage, fn, &any));
-  return any ? OkStatus() : CheckJobExists(r.db(), job_id);
+  return StreamTaskColumn(sq::kResultsSql, job_id, exclude_stage, fn);
 }
 
 Status SqliteStateStore::ForEachPayload(
     int64_t job_id, const std::string& exclude_stage,
     const std::function<void(int64_t, const std::string&, const std::string&)>&
         fn) {
-  ASSIGN_OR_RETURN(Reader r, BorrowReader());
-  bool any = false;
-  RETURN_IF_ERROR(StreamTaskColumn(r.db(), sq::kPayloadsSql, job_id,
-                                   exclude_stage, fn, &any));
-  return any ? OkStatus() : CheckJobExists(r.db(), job_id);
+  return StreamTaskColumn(sq::kPayloadsSql, job_id, exclude_stage, fn);
 }
 
 Status SqliteStateStore::ForEachOutput(
