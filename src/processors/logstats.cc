@@ -159,6 +159,14 @@ void SortKeys(std::vector<K>* v) {
   std::sort(v->begin(), v->end());
 }
 
+// The slots a table (FlatSet, StringCounter: a power of two, at most 3/4
+// full) needs for n keys, at least `now`.
+size_t SlotsFor(size_t n, size_t now) {
+  size_t slots = std::max<size_t>(now, 16);
+  while ((n + 1) * 4 > slots * 3) slots *= 2;
+  return slots;
+}
+
 // An open-addressing set (linear probing, load <= 3/4) of trivially
 // copyable keys; K{} marks an empty slot, and is itself kept in a flag.
 template <typename K>
@@ -184,9 +192,10 @@ class FlatSet {
   size_t size() const { return used_ + (has_empty_key_ ? 1 : 0); }
   // Room for n keys without growing.
   void Reserve(size_t n) {
-    size_t slots = std::max<size_t>(slots_.size(), 16);
-    while ((n + 1) * 4 > slots * 3) slots *= 2;
-    if (slots > slots_.size()) Grow(slots);
+    if (const size_t slots = SlotsFor(n, slots_.size());
+        slots > slots_.size()) {
+      Grow(slots);
+    }
   }
   // Bytes of slots.
   size_t memory() const { return slots_.size() * sizeof(K); }
@@ -309,9 +318,10 @@ class StringCounter {
   size_t size() const { return used_; }
   // Room for `keys` keys of `key_bytes` bytes in all without growing.
   void Reserve(size_t keys, size_t key_bytes) {
-    size_t slots = std::max<size_t>(slots_.size(), 16);
-    while ((keys + 1) * 4 > slots * 3) slots *= 2;
-    if (slots > slots_.size()) Grow(slots);
+    if (const size_t slots = SlotsFor(keys, slots_.size());
+        slots > slots_.size()) {
+      Grow(slots);
+    }
     // A record: a count word, a length and the key's bytes padded to words.
     arena_.reserve(keys * 2 + (key_bytes + 7 * keys) / 8);
   }
@@ -687,6 +697,9 @@ struct HourStats::Tables {
 };
 
 HourStats::HourStats() : t_(std::make_unique<Tables>()) {}
+HourStats::~HourStats() = default;
+HourStats::HourStats(HourStats&&) noexcept = default;
+HourStats& HourStats::operator=(HourStats&&) noexcept = default;
 
 HourStats::TableSizes HourStats::table_sizes() const {
   return {t_->ipv4.size(), t_->urls.size(), t_->urls.key_bytes()};
@@ -696,9 +709,6 @@ void HourStats::Reserve(const TableSizes& sizes) {
   t_->ipv4.Reserve(sizes.ipv4);
   t_->urls.Reserve(sizes.urls, sizes.url_bytes);
 }
-HourStats::~HourStats() = default;
-HourStats::HourStats(HourStats&&) noexcept = default;
-HourStats& HourStats::operator=(HourStats&&) noexcept = default;
 
 void HourStats::AddLine(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -1871,16 +1881,14 @@ void ParallelFor(size_t n, int threads, std::vector<Status>* status, F&& f) {
 
 StatusOr<ResultReducer::Output> ResultReducer::Finish(int threads) {
   threads = std::max(threads, 1);
-  // What Add found wrong, first by task id.
-  std::vector<const Impl::Source*> sources;
-  for (const Impl::Source& src : impl_->sources) sources.push_back(&src);
-  std::stable_sort(sources.begin(), sources.end(),
-                   [](const Impl::Source* a, const Impl::Source* b) {
-                     return a->task_id < b->task_id;
-                   });
-  for (const Impl::Source* src : sources) {
-    if (!src->status.ok()) return Impl::OfTask(*src, src->status);
+  // What Add found wrong: the lowest task id's (the first added of equals).
+  const Impl::Source* bad = nullptr;
+  for (const Impl::Source& src : impl_->sources) {
+    if (!src.status.ok() && (bad == nullptr || src.task_id < bad->task_id)) {
+      bad = &src;
+    }
   }
+  if (bad != nullptr) return Impl::OfTask(*bad, bad->status);
   RETURN_IF_ERROR(impl_->late);
 
   // The groups Add did not merge, in parallel.
