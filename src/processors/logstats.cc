@@ -23,6 +23,7 @@
 #include "io/line_reader.h"  // kLineReadSlack
 #include "io/split.h"
 #include "processors/logstats_fastparse.h"
+#include "processors/logstats_fastparse_avx2.h"
 
 namespace taskgrid {
 namespace {
@@ -710,10 +711,12 @@ void HourStats::Reserve(const TableSizes& sizes) {
   t_->urls.Reserve(sizes.urls, sizes.url_bytes);
 }
 
-void HourStats::AddLine(std::string_view line) {
+void HourStats::AddLine(std::string_view line) { AddLine(line, nullptr); }
+
+void HourStats::AddLine(std::string_view line, Later* later) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line.empty()) return;
-  AddRecord(line);
+  AddRecord(line, later);
 }
 
 void HourStats::AddRecord(std::string_view line, Later* later) {
@@ -723,25 +726,6 @@ void HourStats::AddRecord(std::string_view line, Later* later) {
           line.data() + line.size(), nullptr, later);
   } else {
     ++malformed_;
-  }
-}
-
-static_assert(kLineReadSlack >= 64, "FastParseLine reads 64 bytes past");
-
-void HourStats::AddLineWithSlack(std::string_view line) {
-  AddLineWithSlack(line, nullptr);
-}
-
-void HourStats::AddLineWithSlack(std::string_view line, Later* later) {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  if (line.empty()) return;
-  logstats_internal::FastFields f;
-  if (logstats_internal::FastParseLine(line, &f)) {
-    Count(f.remote_addr, f.url, f.status, f.body_bytes,
-          line.data() + line.size() + kLineReadSlack,
-          f.is_ipv4 ? &f.ipv4 : nullptr, later);
-  } else {
-    AddRecord(line, later);  // not AddLine: one '\r' only is stripped
   }
 }
 
@@ -832,28 +816,115 @@ inline uint64_t NewlineMask64(const char* p) {
 
 }  // namespace
 
-void HourStats::AddLines(std::string_view lines) {
-  // The newlines 64 bytes at a time, as bit masks: no call per line. The
-  // last window may read up to 63 bytes past the end (kLineReadSlack
-  // promises them); its bits past the end are cleared.
-  const char* const base = lines.data();
-  const size_t n = lines.size();
-  Later queue(t_.get());
-  Later* const later = Later::Worth(*t_) ? &queue : nullptr;
-  size_t start = 0;
-  for (size_t w = 0; w < n; w += 64) {
-    uint64_t m = NewlineMask64(base + w);
-    if (n - w < 64) m &= (uint64_t{1} << (n - w)) - 1;
-    while (m != 0) {
-      const size_t nl = w + static_cast<size_t>(std::countr_zero(m));
-      m &= m - 1;
-      AddLineWithSlack(std::string_view(base + start, nl - start), later);
-      start = nl + 1;
+// AddLines' loops: the newlines 64 bytes at a time, as bit masks. The last
+// window may read up to 63 bytes past the end (kLineReadSlack promises
+// them); its bits past the end are cleared. Run() hands each line to
+// AddLine, for CPUs without the vector parser (FastParseAvailable());
+// RunAvx2() parses with it, inlined with the counting around it: a call
+// per line took 2-4% of the logstats job (docs/benchmarks.md).
+struct LineLoop {
+  static void Run(HourStats* h, std::string_view lines,
+                  HourStats::Later* later) {
+    const char* const base = lines.data();
+    const size_t n = lines.size();
+    size_t start = 0;
+    for (size_t w = 0; w < n; w += 64) {
+      uint64_t m = NewlineMask64(base + w);
+      if (n - w < 64) m &= (uint64_t{1} << (n - w)) - 1;
+      while (m != 0) {
+        const size_t nl = w + static_cast<size_t>(std::countr_zero(m));
+        m &= m - 1;
+        h->AddLine(std::string_view(base + start, nl - start), later);
+        start = nl + 1;
+      }
+    }
+    if (start < n) {
+      h->AddLine(std::string_view(base + start, n - start), later);
     }
   }
-  if (start < n) {
-    AddLineWithSlack(std::string_view(base + start, n - start), later);
+
+#ifdef TASKGRID_FASTPARSE_X86
+  TASKGRID_AVX2 static void RunAvx2(HourStats* h, std::string_view lines,
+                                    HourStats::Later* later) {
+    const char* const base = lines.data();
+    const size_t n = lines.size();
+    const __m256i nl = _mm256_set1_epi8('\n');
+    // The newlines' positions a block at a time, then the lines: whether a
+    // 64-byte window holds a newline is a coin toss on ~200-byte lines,
+    // and a branch on it mispredicted once a line. Two positions are
+    // stored per window whether it has them or not (more are rare); a
+    // block of nothing but newlines fills `ends`.
+    constexpr size_t kBlock = 8192;
+    uint32_t ends[kBlock];
+    size_t start = 0;
+    for (size_t b = 0; b < n; b += kBlock) {
+      const size_t stop = std::min(n, b + kBlock);
+      size_t count = 0;
+      for (size_t w = b; w < stop; w += 64) {
+        const __m256i lo =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + w));
+        const __m256i hi =
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + w + 32));
+        uint64_t m = static_cast<uint32_t>(
+                         _mm256_movemask_epi8(_mm256_cmpeq_epi8(lo, nl))) |
+                     uint64_t{static_cast<uint32_t>(
+                         _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, nl)))}
+                         << 32;
+        if (n - w < 64) m = _bzhi_u64(m, static_cast<unsigned>(n - w));
+        const auto at = static_cast<uint32_t>(w - b);
+        const size_t k = _mm_popcnt_u64(m);
+        ends[count] = at + static_cast<uint32_t>(_tzcnt_u64(m));
+        m = _blsr_u64(m);
+        ends[count + 1] = at + static_cast<uint32_t>(_tzcnt_u64(m));
+        if (__builtin_expect(k > 2, 0)) {
+          m = _blsr_u64(m);
+          for (size_t i = 2; i < k; ++i, m = _blsr_u64(m)) {
+            ends[count + i] = at + static_cast<uint32_t>(_tzcnt_u64(m));
+          }
+        }
+        count += k;
+      }
+      for (size_t i = 0; i < count; ++i) {
+        const size_t end = b + ends[i];
+        Line(h, std::string_view(base + start, end - start), later);
+        start = end + 1;
+      }
+    }
+    if (start < n) Line(h, std::string_view(base + start, n - start), later);
   }
+
+  // AddLine, with the vector parser first: it reads up to 64 bytes past
+  // the line.
+  static_assert(kLineReadSlack >= 64);
+  TASKGRID_AVX2 TASKGRID_INLINE static void Line(HourStats* h,
+                                                 std::string_view line,
+                                                 HourStats::Later* later) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) return;
+    logstats_internal::FastFields f;
+    if (logstats_internal::avx2::FastParse(line, &f)) {
+      h->Count(f.remote_addr, f.url, f.status, f.body_bytes,
+               line.data() + line.size() + kLineReadSlack,
+               f.is_ipv4 ? &f.ipv4 : nullptr, later);
+    } else {
+      h->AddRecord(line, later);  // not AddLine: one '\r' only is stripped
+    }
+  }
+#endif
+};
+
+void HourStats::AddLines(std::string_view lines) {
+  Later queue(t_.get());
+  Later* const later = Later::Worth(*t_) ? &queue : nullptr;
+#ifdef TASKGRID_FASTPARSE_X86
+  if (logstats_internal::FastParseAvailable()) {
+    LineLoop::RunAvx2(this, lines, later);
+  } else {
+    LineLoop::Run(this, lines, later);
+  }
+#else
+  LineLoop::Run(this, lines, later);
+#endif
   if (later != nullptr) later->Drain();
 }
 
@@ -862,9 +933,9 @@ void HourStats::Add(const ParsedLine& line) {
         line.remote_addr.data() + line.remote_addr.size());
 }
 
-void HourStats::Count(std::string_view addr, std::string_view url, int status,
-                      int64_t body_bytes, const char* readable_end,
-                      const uint32_t* ipv4, Later* later) {
+__attribute__((always_inline)) inline void HourStats::Count(
+    std::string_view addr, std::string_view url, int status, int64_t body_bytes,
+    const char* readable_end, const uint32_t* ipv4, Later* later) {
   // The URL's slot is likely a cache miss: ask for it first, and let the
   // address lookup overlap with the wait.
   uint64_t url_hash = 0;

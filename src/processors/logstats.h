@@ -4,7 +4,7 @@
 //   map task (one per file split)          reduce (in the master)
 //   ┌──────────────────────────────┐       ┌──────────────────────────────┐
 //   │ SplitLineReader::NextLines   │       │ ForEachResult → ResultReducer│
-//   │ FastParseLine, else the      │       │ (domain,hour): k-way merge of│
+//   │ vector parser, else the      │       │ (domain,hour): k-way merge of│
 //   │ scalar parser → HourStats    │──────►│ the results' sorted runs     │
 //   │ SerializeResult (LZ4)        │ bytes │ → summary.csv, top_urls.csv  │
 //   └──────────────────────────────┘       └──────────────────────────────┘
@@ -147,14 +147,11 @@ class HourStats {
   // Counts one line (without its '\n'): strips one trailing '\r', ignores
   // an empty line, counts a line ParseCombinedLine rejects as malformed.
   void AddLine(std::string_view line);
-  // AddLine for a line followed by at least 64 readable bytes (as a
-  // LineReader returns it: io/line_reader.h, kLineReadSlack), whose content
-  // does not matter: most lines are then parsed by the vector fast path
-  // (logstats_fastparse.h). Counts exactly what AddLine counts.
-  void AddLineWithSlack(std::string_view line);
-  // AddLineWithSlack for each line of `lines` ('\n'-separated; a final '\n'
-  // ends the last line rather than starting an empty one), which must be
-  // followed by 64 readable bytes (kLineReadSlack; NextLines leaves them).
+  // AddLine for each line of `lines` ('\n'-separated; a final '\n' ends the
+  // last line rather than starting an empty one), which must be followed by
+  // 64 readable bytes (kLineReadSlack; LineReader::NextLines leaves them),
+  // whose content does not matter: most lines are then parsed by the vector
+  // fast path (logstats_fastparse.h). Counts exactly what AddLine counts.
   void AddLines(std::string_view lines);
   // Counts one parsed line.
   void Add(const ParsedLine& line);
@@ -188,6 +185,7 @@ class HourStats {
 
  private:
   friend class ResultCodec;
+  friend struct LineLoop;  // AddLines' loops (logstats.cc)
   struct Tables;
 
   // The table updates (URL count, IPv4 insert) that AddLines defers by a
@@ -197,9 +195,8 @@ class HourStats {
   // AddLine once the '\r' is stripped and an empty line ignored: parses
   // (scalar) and counts, or counts as malformed.
   void AddRecord(std::string_view line, Later* later = nullptr);
-  // AddLineWithSlack, the table updates made through `later` (nullptr:
-  // now).
-  void AddLineWithSlack(std::string_view line, Later* later);
+  // AddLine, the table updates made through `later` (nullptr: now).
+  void AddLine(std::string_view line, Later* later);
   // Counts a parsed line's fields, where the bytes up to readable_end (at
   // or after the address's end) may be read: lets the address parser load
   // 16 bytes at once. `ipv4`: the address's value, if the caller parsed it

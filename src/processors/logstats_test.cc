@@ -413,7 +413,7 @@ TEST(HourStats, CountsExactlyWhatTheParserDecidesOnMutatedLines) {
     // readable bytes that would change the answer if they were taken in.
     std::string padded = line + std::string(64, '"');
     HourStats fast;
-    fast.AddLineWithSlack(std::string_view(padded.data(), line.size()));
+    fast.AddLines(std::string_view(padded.data(), line.size()));
     ASSERT_EQ(ResultOf(fast), ResultOf(scalar)) << line;
     const HourStats& s = scalar;
     ASSERT_EQ(s.requests(), ok ? 1 : 0) << line;
@@ -470,6 +470,44 @@ TEST(HourStats, AddLinesCountsAsAddLineDoesPerLine) {
     got.AddLines(std::string_view(padded.data(), block.size()));
     ASSERT_EQ(got.malformed(), want.malformed()) << round;
     ASSERT_EQ(ResultOf(got), ResultOf(want)) << round;
+  }
+}
+
+// AddLines on blocks much longer than the line loop's 8 KiB steps, with
+// runs of empty lines (windows of 64 bytes holding many newlines, or
+// nothing else) and lines across the steps' edges: the same counts as
+// AddLine line by line.
+TEST(HourStats, AddLinesAcrossStepsAndRunsOfNewlines) {
+  Rng rng{41};
+  for (int round = 0; round < 40; ++round) {
+    std::string block;
+    if (round == 0) block.assign(20'000, '\n');  // nothing but newlines
+    while (block.size() < 30'000 + 2'000 * static_cast<size_t>(round)) {
+      if (rng.Below(3) == 0) {
+        block.append(1 + rng.Below(round % 2 == 0 ? 300 : 9), '\n');
+      } else {
+        block += Line(fmt::format("10.1.{}.{}", rng.Below(4), rng.Below(256)),
+                      fmt::format("/p{}", rng.Below(300)), 200, "7");
+        block += '\n';
+      }
+    }
+    if (round % 3 == 1) block.pop_back();  // a last line without '\n'
+    HourStats want;
+    size_t at = 0;
+    while (at < block.size()) {
+      size_t nl = block.find('\n', at);
+      if (nl == std::string::npos) nl = block.size();
+      want.AddLine(std::string_view(block).substr(at, nl - at));
+      at = nl + 1;
+    }
+    const std::string padded = block + std::string(64, '\n');
+    HourStats got;
+    got.AddLines(std::string_view(padded.data(), block.size()));
+    ASSERT_EQ(got.requests(), want.requests()) << round;
+    ASSERT_EQ(ResultOf(got), ResultOf(want)) << round;
+    if (round > 0) {
+      ASSERT_GT(want.requests(), 50) << round;
+    }
   }
 }
 
