@@ -695,6 +695,11 @@ struct HourStats::Tables {
   FlatSet<Ip6> ipv6;
   StringCounter other_addrs;  // counts unused
   StringCounter urls;
+  // The text of the last IPv6 address inserted (size 0: none). A client's
+  // lines come in runs (a page, then its assets): a repeat needs neither
+  // the parse nor the insert.
+  size_t last_v6_size = 0;
+  char last_v6[48];
 };
 
 HourStats::HourStats() : t_(std::make_unique<Tables>()) {}
@@ -956,8 +961,16 @@ __attribute__((always_inline)) inline void HourStats::Count(
     ipv4 = &v4;
   }
   if (ipv4 == nullptr) {
-    if (logstats_internal::ParseIpv6(addr, &v6.hi, &v6.lo)) {
-      t_->ipv6.Insert(v6);
+    Tables& t = *t_;
+    if (!addr.empty() && addr.size() == t.last_v6_size &&
+        SameBytes(addr.data(), t.last_v6, addr.size())) {
+      // In the set already.
+    } else if (logstats_internal::ParseIpv6(addr, &v6.hi, &v6.lo)) {
+      t.ipv6.Insert(v6);
+      if (addr.size() <= sizeof(t.last_v6)) {
+        std::memcpy(t.last_v6, addr.data(), addr.size());
+        t.last_v6_size = addr.size();
+      }
     } else {
       t_->other_addrs.Add(addr, 1);
     }

@@ -1,5 +1,6 @@
 #include "processors/logstats.h"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -342,6 +343,47 @@ void EditOnce(Rng& rng, std::string_view alphabet, std::string* s) {
       break;
     default:
       if (at < s->size()) s->erase(at, 1);
+  }
+}
+
+// Addresses in runs (a client's page, then its assets), the same IPv6
+// address in other spellings, IPv6-like text that is not an address, and
+// IPv4 between them: each distinct address counts once, by AddLine and by
+// AddLines alike. The oracle: inet_pton's value per family, else the text.
+TEST(HourStats, AddressRunsCountEachAddressOnce) {
+  const std::vector<std::string> pool = {
+      "2001:db8::1",     "2001:DB8::1",    "2001:db8:0:0::1",
+      "2001:db8::2",     "::ffff:1.2.3.4", "1.2.3.4",
+      "fe80::1%eth0",    "unix:",          "::",
+      "0:0:0:0:0:0:0:0", "2001:db8::",     "2001:db8::1:0"};
+  Rng rng{53};
+  for (int round = 0; round < 200; ++round) {
+    std::set<std::string> want;
+    HourStats one_by_one;
+    std::string block;
+    const int runs = 1 + static_cast<int>(rng.Below(12));
+    for (int r = 0; r < runs; ++r) {
+      const std::string& addr = pool[rng.Below(pool.size())];
+      unsigned char v[16];
+      if (inet_pton(AF_INET, addr.c_str(), v) == 1) {
+        want.insert("4" + std::string(reinterpret_cast<char*>(v), 4));
+      } else if (inet_pton(AF_INET6, addr.c_str(), v) == 1) {
+        want.insert("6" + std::string(reinterpret_cast<char*>(v), 16));
+      } else {
+        want.insert("o" + addr);
+      }
+      for (int k = 0, n = 1 + static_cast<int>(rng.Below(4)); k < n; ++k) {
+        const std::string line = Line(addr, "/a", 200, "1");
+        one_by_one.AddLine(line);
+        block += line + "\n";
+      }
+    }
+    const std::string padded = block + std::string(64, '\n');
+    HourStats lines;
+    lines.AddLines(std::string_view(padded.data(), block.size()));
+    ASSERT_EQ(one_by_one.unique_ips(), static_cast<int64_t>(want.size()))
+        << round;
+    ASSERT_EQ(lines.unique_ips(), static_cast<int64_t>(want.size())) << round;
   }
 }
 
