@@ -943,6 +943,7 @@ __attribute__((always_inline)) inline void HourStats::Count(
     const char* readable_end, const uint32_t* ipv4, Later* later) {
   // The URL's slot is likely a cache miss: ask for it first, and let the
   // address lookup overlap with the wait.
+  if (ipv4 != nullptr && later == nullptr) t_->ipv4.Prefetch(*ipv4);
   uint64_t url_hash = 0;
   if (!url.empty()) {
     url_hash = StringCounter::Hash(url);
@@ -979,8 +980,8 @@ __attribute__((always_inline)) inline void HourStats::Count(
     if (ipv4 != nullptr || !url.empty()) later->Push(url, url_hash, ipv4);
     return;
   }
-  if (ipv4 != nullptr) t_->ipv4.Insert(*ipv4);
   if (!url.empty()) t_->urls.Add(url, url_hash, 1);
+  if (ipv4 != nullptr) t_->ipv4.Insert(*ipv4);
 }
 
 void HourStats::Merge(const HourStats& other) {
