@@ -130,6 +130,19 @@ uint64_t HashBytes(const char* p, size_t n) {
   return Mix(kK1 ^ n, Mix(a ^ kK1, b ^ seed));
 }
 
+// Asks for the cache line holding p (a hint: never faults, changes
+// nothing). Not __builtin_prefetch: GCC 12 deletes that as dead code where
+// a branch guards it (`if (!slots_.empty())`, a probe loop's match) at -O2,
+// and at -O3 in some inlining contexts; the table prefetches below had
+// vanished from whole builds (docs/benchmarks.md).
+inline void PrefetchLine(const void* p) {
+#if defined(__x86_64__)
+  asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
+#else
+  __builtin_prefetch(p);
+#endif
+}
+
 struct Ip6 {
   uint64_t hi = 0;  // bytes 0..7, big endian: (hi, lo) order is byte order
   uint64_t lo = 0;
@@ -203,7 +216,7 @@ class FlatSet {
   // Brings the slot k probes first into the cache (a hint).
   void Prefetch(const K& k) const {
     if (!slots_.empty()) {
-      __builtin_prefetch(&slots_[HashKey(k) & (slots_.size() - 1)]);
+      PrefetchLine(&slots_[HashKey(k) & (slots_.size() - 1)]);
     }
   }
   template <typename F>
@@ -275,7 +288,7 @@ class StringCounter {
   // Brings the slot `hash` probes first into the cache (a hint; no effect
   // on the content).
   void Prefetch(uint64_t hash) const {
-    if (!slots_.empty()) __builtin_prefetch(&slots_[Home(hash >> 32)]);
+    if (!slots_.empty()) PrefetchLine(&slots_[Home(hash >> 32)]);
   }
   // Brings the record of the key of `hash` and `size` bytes, if the table
   // holds it, into the cache (a hint, as Prefetch; best after Prefetch's
@@ -289,8 +302,8 @@ class StringCounter {
       if (s.record == kEmpty) return;
       if (s.tag == tag) {
         const char* const p = reinterpret_cast<const char*>(&arena_[s.record]);
-        __builtin_prefetch(p);
-        __builtin_prefetch(p + 11 + size);  // the key's last byte
+        PrefetchLine(p);
+        PrefetchLine(p + 11 + size);  // the key's last byte
         return;
       }
     }
@@ -734,26 +747,20 @@ void HourStats::AddRecord(std::string_view line, Later* later) {
   }
 }
 
-// A line's URL count and IPv4 insert, made kLag lines after the line: once
-// the tables outgrow the caches (a 220 MB hour file: 125k URLs, 9 MB of
-// slots and records; 102k addresses, 1 MB of slots), each update waits on
-// a slot and then a record from memory, and here the lines parsed in
-// between wait for them instead. Slots are prefetched as an update is
-// queued (Count asks for the URL's), the URL's record kLag / 2 lines later,
-// once its slot is in. Below kFromBytes of tables the bookkeeping costs
-// more than it saves (7% on 30 MB hour files, bench/logstats_bench).
+// A line's URL count and IPv4 insert, made kLag lines after the line: the
+// tables outgrow the core's caches (a 30 MB hour file: 18k URLs, 1.2 MB of
+// slots and records, beside the decoder's and the reader's buffers; a 220
+// MB one: 125k URLs, 9 MB), so each update would wait on a slot and then a
+// record from memory; here the lines parsed in between wait for them
+// instead. Slots are prefetched as an update is queued (Count asks for the
+// URL's), the URL's record kLag / 2 lines later, once its slot is in.
+// (Until PrefetchLine, GCC had deleted most of these prefetches, and
+// deferring had paid only for tables of 2 MiB and more.)
 class HourStats::Later {
  public:
-  static constexpr size_t kFromBytes = size_t{2} << 20;
-
   explicit Later(Tables* t) : t_(t) {}
   Later(const Later&) = delete;
   Later& operator=(const Later&) = delete;
-
-  // Whether AddLines should defer: the tables hold kFromBytes or more.
-  static bool Worth(const Tables& t) {
-    return t.urls.memory() + t.ipv4.memory() >= kFromBytes;
-  }
 
   // Makes the updates of kLag pushes ago, then queues these: `url` (of
   // `hash`, StringCounter::Hash; may be empty), whose bytes must live until
@@ -825,8 +832,8 @@ inline uint64_t NewlineMask64(const char* p) {
 // window may read up to 63 bytes past the end (kLineReadSlack promises
 // them); its bits past the end are cleared. Run() hands each line to
 // AddLine, for CPUs without the vector parser (FastParseAvailable());
-// RunAvx2() parses with it, inlined with the counting around it: a call
-// per line took 2-4% of the logstats job (docs/benchmarks.md).
+// RunAvx2() runs that parser inlined: a call per line took 2-4% of the
+// logstats job (docs/benchmarks.md).
 struct LineLoop {
   static void Run(HourStats* h, std::string_view lines,
                   HourStats::Later* later) {
@@ -919,18 +926,17 @@ struct LineLoop {
 };
 
 void HourStats::AddLines(std::string_view lines) {
-  Later queue(t_.get());
-  Later* const later = Later::Worth(*t_) ? &queue : nullptr;
+  Later later(t_.get());
 #ifdef TASKGRID_FASTPARSE_X86
   if (logstats_internal::FastParseAvailable()) {
-    LineLoop::RunAvx2(this, lines, later);
+    LineLoop::RunAvx2(this, lines, &later);
   } else {
-    LineLoop::Run(this, lines, later);
+    LineLoop::Run(this, lines, &later);
   }
 #else
-  LineLoop::Run(this, lines, later);
+  LineLoop::Run(this, lines, &later);
 #endif
-  if (later != nullptr) later->Drain();
+  later.Drain();
 }
 
 void HourStats::Add(const ParsedLine& line) {
@@ -938,12 +944,11 @@ void HourStats::Add(const ParsedLine& line) {
         line.remote_addr.data() + line.remote_addr.size());
 }
 
-__attribute__((always_inline)) inline void HourStats::Count(
-    std::string_view addr, std::string_view url, int status, int64_t body_bytes,
-    const char* readable_end, const uint32_t* ipv4, Later* later) {
+void HourStats::Count(std::string_view addr, std::string_view url, int status,
+                      int64_t body_bytes, const char* readable_end,
+                      const uint32_t* ipv4, Later* later) {
   // The URL's slot is likely a cache miss: ask for it first, and let the
   // address lookup overlap with the wait.
-  if (ipv4 != nullptr && later == nullptr) t_->ipv4.Prefetch(*ipv4);
   uint64_t url_hash = 0;
   if (!url.empty()) {
     url_hash = StringCounter::Hash(url);
@@ -980,8 +985,8 @@ __attribute__((always_inline)) inline void HourStats::Count(
     if (ipv4 != nullptr || !url.empty()) later->Push(url, url_hash, ipv4);
     return;
   }
-  if (!url.empty()) t_->urls.Add(url, url_hash, 1);
   if (ipv4 != nullptr) t_->ipv4.Insert(*ipv4);
+  if (!url.empty()) t_->urls.Add(url, url_hash, 1);
 }
 
 void HourStats::Merge(const HourStats& other) {

@@ -553,9 +553,9 @@ TEST(HourStats, AddLinesAcrossStepsAndRunsOfNewlines) {
   }
 }
 
-// The same once the tables outgrow the caches, where AddLines defers each
-// line's URL count and IPv4 insert by a few lines (HourStats::Later): 70k
-// distinct URLs (over 3 MB of records, past its 2 MiB) and 40k addresses,
+// The same on tables that outgrow the caches, where AddLines' deferral of
+// each line's URL count and IPv4 insert by a few lines (HourStats::Later)
+// matters most: 70k distinct URLs (over 3 MB of records) and 40k addresses,
 // repeated, with IPv6, other addresses, URL-less and malformed lines among
 // them, in blocks of a few hundred KiB as the map task reads them.
 TEST(HourStats, AddLinesCountsAsAddLineDoesPerLineOnLargeTables) {
