@@ -1,8 +1,9 @@
 // The vector line parser behind FastParseLine (logstats_fastparse.h), for
 // the two places that run it: FastParseLine itself, and HourStats' line
-// loop (logstats.cc), which inlines it with the counting around it. Only
-// for x86-64 (TASKGRID_FASTPARSE_X86 defined), and only to be called after
-// FastParseAvailable() said yes.
+// loop (logstats.cc), which inlines it. Only for x86-64
+// (TASKGRID_FASTPARSE_X86 defined), and only to be called after
+// FastParseAvailable() said yes, from a function compiled for its target
+// (TASKGRID_AVX2, defined here for the includers too).
 #ifndef TASKGRID_PROCESSORS_LOGSTATS_FASTPARSE_AVX2_H_
 #define TASKGRID_PROCESSORS_LOGSTATS_FASTPARSE_AVX2_H_
 

@@ -471,8 +471,18 @@ TEST(HourStats, CountsExactlyWhatTheParserDecidesOnMutatedLines) {
   EXPECT_GT(parsed_lines, 2000);  // the mutations keep many lines valid
 }
 
-// The 16-bytes-at-once IPv4 parser agrees with the byte loop, value
-// included, on dotted quads of every shape and on noise around them.
+// AddLine on each line of `block` as AddLines should see them: split at
+// every '\n' (a final '\n' ends the last line).
+void AddEachLine(std::string_view block, HourStats* stats) {
+  size_t at = 0;
+  while (at < block.size()) {
+    size_t nl = block.find('\n', at);
+    if (nl == std::string::npos) nl = block.size();
+    stats->AddLine(block.substr(at, nl - at));
+    at = nl + 1;
+  }
+}
+
 // AddLines (the fast path finding each line's end itself) counts what
 // AddLine counts line by line, on blocks of realistic, mutated, empty,
 // '\r'-ended and long lines, followed by slack that would change the
@@ -496,14 +506,7 @@ TEST(HourStats, AddLinesCountsAsAddLineDoesPerLine) {
       block += line;
       if (i + 1 < n || rng.Below(2) == 0) block += '\n';
     }
-    // The lines as AddLine sees them: split at every '\n'.
-    size_t at = 0;
-    while (at < block.size()) {
-      size_t nl = block.find('\n', at);
-      if (nl == std::string::npos) nl = block.size();
-      want.AddLine(std::string_view(block).substr(at, nl - at));
-      at = nl + 1;
-    }
+    AddEachLine(block, &want);
     // Slack that ends the last line and holds a valid line of its own.
     std::string slack = "\n1.2.3.4 - - [t] \"GET /slack HTTP/1.1\" 200 1\n";
     slack.resize(64, '"');
@@ -535,13 +538,7 @@ TEST(HourStats, AddLinesAcrossStepsAndRunsOfNewlines) {
     }
     if (round % 3 == 1) block.pop_back();  // a last line without '\n'
     HourStats want;
-    size_t at = 0;
-    while (at < block.size()) {
-      size_t nl = block.find('\n', at);
-      if (nl == std::string::npos) nl = block.size();
-      want.AddLine(std::string_view(block).substr(at, nl - at));
-      at = nl + 1;
-    }
+    AddEachLine(block, &want);
     const std::string padded = block + std::string(64, '\n');
     HourStats got;
     got.AddLines(std::string_view(padded.data(), block.size()));
@@ -637,6 +634,8 @@ TEST(HourStats, ReservedTablesCountAndSerializeAsGrownOnes) {
   }
 }
 
+// The 16-bytes-at-once IPv4 parser agrees with the byte loop, value
+// included, on dotted quads of every shape and on noise around them.
 TEST(Ipv4, WideParserAgreesWithTheByteLoop) {
   Rng rng{9};
   const std::string alphabet = "0123456789.0123456789..x: -";
