@@ -292,21 +292,38 @@ class StringCounter {
   }
   // Brings the record of the key of `hash` and `size` bytes, if the table
   // holds it, into the cache (a hint, as Prefetch; best after Prefetch's
-  // line has arrived).
-  void PrefetchRecord(uint64_t hash, size_t size) const {
-    if (slots_.empty()) return;
+  // line has arrived). Returns the slot that record is in, for AddAt, or
+  // kNoSlot.
+  static constexpr uint32_t kNoSlot = ~uint32_t{0};
+  uint32_t PrefetchRecord(uint64_t hash, size_t size) const {
+    if (slots_.empty()) return kNoSlot;
     const auto tag = static_cast<uint32_t>(hash >> 32);
     const size_t mask = slots_.size() - 1;
     for (size_t i = Home(tag);; i = (i + 1) & mask) {
       const Slot& s = slots_[i];
-      if (s.record == kEmpty) return;
+      if (s.record == kEmpty) return kNoSlot;
       if (s.tag == tag) {
         const char* const p = reinterpret_cast<const char*>(&arena_[s.record]);
         PrefetchLine(p);
         PrefetchLine(p + 11 + size);  // the key's last byte
+        return static_cast<uint32_t>(i);
+      }
+    }
+  }
+  // Add, for a key that may be in `slot` (PrefetchRecord's answer, since
+  // when other keys may have come or the table grown): that slot checked
+  // first, the probe only if it does not hold the key.
+  void AddAt(uint32_t slot, std::string_view key, uint64_t hash, int64_t n) {
+    if (slot < slots_.size()) {
+      const Slot& s = slots_[slot];
+      if (s.record != kEmpty && s.tag == static_cast<uint32_t>(hash >> 32) &&
+          Length(s) == key.size() &&
+          SameBytes(KeyBytes(s), key.data(), key.size())) {
+        *CountOf(s) += static_cast<uint64_t>(n);
         return;
       }
     }
+    Add(key, hash, n);
   }
   void Add(std::string_view key, int64_t n) { Add(key, Hash(key), n); }
   // `hash` must be Hash(key).
@@ -768,12 +785,14 @@ class HourStats::Later {
   void Push(std::string_view url, uint64_t hash, const uint32_t* ipv4) {
     Entry& e = ring_[n_ % kLag];
     if (n_ >= kLag) Apply(e);
-    e = Entry{url, hash, ipv4 != nullptr ? *ipv4 : 0, ipv4 != nullptr};
+    e = Entry{url, hash, ipv4 != nullptr ? *ipv4 : 0, StringCounter::kNoSlot,
+              ipv4 != nullptr};
     if (ipv4 != nullptr) t_->ipv4.Prefetch(*ipv4);
     ++n_;
     if (n_ > kLag / 2) {
-      const Entry& r = ring_[(n_ - 1 - kLag / 2) % kLag];
-      if (!r.url.empty()) t_->urls.PrefetchRecord(r.hash, r.url.size());
+      Entry& r = ring_[(n_ - 1 - kLag / 2) % kLag];
+      if (!r.url.empty())
+        r.slot = t_->urls.PrefetchRecord(r.hash, r.url.size());
     }
   }
   // Makes every update still queued, in the order they came.
@@ -792,11 +811,12 @@ class HourStats::Later {
     std::string_view url;
     uint64_t hash = 0;
     uint32_t ipv4 = 0;
+    uint32_t slot = StringCounter::kNoSlot;  // the URL's, as last seen
     bool has_ipv4 = false;
   };
   void Apply(const Entry& e) {
     if (e.has_ipv4) t_->ipv4.Insert(e.ipv4);
-    if (!e.url.empty()) t_->urls.Add(e.url, e.hash, 1);
+    if (!e.url.empty()) t_->urls.AddAt(e.slot, e.url, e.hash, 1);
   }
 
   Tables* const t_;
