@@ -211,8 +211,6 @@ class FlatSet {
       Grow(slots);
     }
   }
-  // Bytes of slots.
-  size_t memory() const { return slots_.size() * sizeof(K); }
   // Brings the slot k probes first into the cache (a hint).
   void Prefetch(const K& k) const {
     if (!slots_.empty()) {
@@ -316,9 +314,8 @@ class StringCounter {
   void AddAt(uint32_t slot, std::string_view key, uint64_t hash, int64_t n) {
     if (slot < slots_.size()) {
       const Slot& s = slots_[slot];
-      if (s.record != kEmpty && s.tag == static_cast<uint32_t>(hash >> 32) &&
-          Length(s) == key.size() &&
-          SameBytes(KeyBytes(s), key.data(), key.size())) {
+      if (s.record != kEmpty &&
+          Holds(s, static_cast<uint32_t>(hash >> 32), key)) {
         *CountOf(s) += static_cast<uint64_t>(n);
         return;
       }
@@ -339,8 +336,7 @@ class StringCounter {
         ++used_;
         return;
       }
-      if (s.tag == tag && Length(s) == key.size() &&
-          SameBytes(KeyBytes(s), key.data(), key.size())) {
+      if (Holds(s, tag, key)) {
         *CountOf(s) += static_cast<uint64_t>(n);
         return;
       }
@@ -358,10 +354,6 @@ class StringCounter {
   }
   // The keys' bytes, all together.
   size_t key_bytes() const { return key_bytes_; }
-  // Bytes of slots and records.
-  size_t memory() const {
-    return slots_.size() * sizeof(Slot) + arena_.size() * sizeof(uint64_t);
-  }
   template <typename F>
   void ForEach(F&& f) const {
     for (const Slot& s : slots_) {
@@ -403,6 +395,11 @@ class StringCounter {
     std::memcpy(p, &length, 4);
     std::memcpy(p + 4, key.data(), key.size());
     return static_cast<uint32_t>(at);
+  }
+  // Whether the filled slot `s` holds `key` (of hash tag `tag`).
+  bool Holds(const Slot& s, uint32_t tag, std::string_view key) const {
+    return s.tag == tag && Length(s) == key.size() &&
+           SameBytes(KeyBytes(s), key.data(), key.size());
   }
   uint32_t Length(const Slot& s) const {
     uint32_t length;
@@ -791,8 +788,9 @@ class HourStats::Later {
     ++n_;
     if (n_ > kLag / 2) {
       Entry& r = ring_[(n_ - 1 - kLag / 2) % kLag];
-      if (!r.url.empty())
+      if (!r.url.empty()) {
         r.slot = t_->urls.PrefetchRecord(r.hash, r.url.size());
+      }
     }
   }
   // Makes every update still queued, in the order they came.
