@@ -13,6 +13,7 @@ BENCH_PKGS=(
   parallel       # GNU parallel: the `parallel 'zcat {} | awk ...'` logstats peer
   isal           # igzip: the 2-core gzip decode-only limit in the logstats benchmark
   zstd           # zstd/zstdcat: the zstd peers in the logstats benchmark
+  sqlite3        # bench/logstats_phases.sh reads the job's state file
 )
 
 # deps.sh does the installing (and installs the build packages too, which a
